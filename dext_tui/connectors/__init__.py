@@ -1,0 +1,1 @@
+"""Connectors: one module per provider behind the `Connector` protocol in `base`."""

@@ -1,0 +1,31 @@
+"""What every connector offers the core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dext_tui.core.domain import Kind, RemoteItem
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Every requested list, fetched in one go, and a fingerprint of the source they came from."""
+
+    lists: dict[Kind, list[RemoteItem]]
+    tenant_name: str | None
+    fingerprint: str | None = None  # None: the source cannot tell whether it changed
+    warnings: list[str] = field(default_factory=list)
+
+
+class Connector(Protocol):
+    provider: str
+
+    def check_source(self) -> None:
+        """Raise ConnectionExpired when the source is gone or refuses us; cheap, no parsing."""
+
+    def unchanged_since(self, fingerprint: str | None) -> bool:
+        """True when the source is known not to have changed since `fingerprint` was taken."""
+
+    async def fetch(self, kinds: tuple[Kind, ...], *, isolate: bool = False) -> FetchResult:
+        """Fetch the given lists. `isolate` runs CPU-heavy work in another process (keeps a UI fluid)."""

@@ -1,0 +1,336 @@
+"""Beancount: lists read from a real ledger with `beancount.loader`, offline.
+
+Conventions (documented in the README):
+- categories: accounts opened under Expenses or Income (the ledger's own root names); Close archives.
+- suppliers / customers: distinct non-empty payees of transactions posting to Expenses / Income.
+- bank_accounts: Assets/Liabilities accounts opened with metadata `bank: TRUE`; when no account is
+  marked, the accounts that pay expenses (a negative posting beside a positive Expenses posting).
+- tax_codes: `custom "tax-code" "CODE" "Name" RATE` (a later one updates; `archived: TRUE` archives).
+- tracking: transaction tags; `custom "tracking" "TAG" "Name"` names one (and may declare it unused).
+- currencies: operating currencies, and three-letter currencies posted to Expenses or Income.
+`name:` metadata on an Open or Commodity directive gives the display name.
+
+Loading never writes beside the ledger: beancount's pickle cache is off and its clean-up is pointed at
+our own cache directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from dext_tui.connectors.base import FetchResult
+from dext_tui.core.domain import ALL_KINDS, ItemStatus, Kind, RemoteItem
+from dext_tui.core.errors import ConnectionExpired, InvalidData
+
+PROVIDER = "beancount"
+MAX_ERRORS_SHOWN = 3
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+def missing_reason(path: Path) -> str | None:
+    """Why the ledger cannot be used as it stands, or None when it can be read."""
+    if not path.exists():
+        return f"Ledger file not found: {path}"
+    if not path.is_file():
+        return f"Ledger path is not a file: {path}"
+    if not os.access(path, os.R_OK):
+        return f"Ledger file cannot be read (permission denied): {path}"
+    return None
+
+
+def _stat_key(path: str) -> list[Any] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [path, st.st_size, st.st_mtime_ns]
+
+
+def fingerprint_files(files: Iterable[str]) -> str:
+    return json.dumps({"files": [_stat_key(f) or [f, None, None] for f in sorted(set(files))]})
+
+
+@dataclass(frozen=True)
+class LedgerLists:
+    """What the loader process hands back: plain, picklable data."""
+
+    lists: dict[str, list[RemoteItem]]
+    title: str | None
+    files: list[str]
+    main_stat_before: list[Any] | None
+
+
+def _configure_loader(cache_dir: str | None) -> Any:
+    from beancount import loader
+
+    # Cache off; its clean-up step deletes a file named by this pattern, so point it into our own dir.
+    pattern = os.path.join(cache_dir or os.devnull + ".d", "{filename}.picklecache")
+    old = os.environ.get("BEANCOUNT_LOAD_CACHE_FILENAME")
+    os.environ["BEANCOUNT_LOAD_CACHE_FILENAME"] = pattern
+    try:
+        loader.initialize(use_cache=False)
+    finally:
+        if old is None:
+            os.environ.pop("BEANCOUNT_LOAD_CACHE_FILENAME", None)
+        else:
+            os.environ["BEANCOUNT_LOAD_CACHE_FILENAME"] = old
+    return loader
+
+
+def format_errors(errors: list[Any], base: Path | None = None) -> str:
+    shown = []
+    for err in errors[:MAX_ERRORS_SHOWN]:
+        source = getattr(err, "source", None) or {}
+        filename = source.get("filename") or "?"
+        lineno = source.get("lineno")
+        message = " ".join(str(getattr(err, "message", err)).split())
+        where = f"{filename}:{lineno}" if lineno else filename
+        shown.append(f"{where}: {message}")
+    more = len(errors) - len(shown)
+    text = "; ".join(shown)
+    if more > 0:
+        text += f" (and {more} more error{'s' if more > 1 else ''})"
+    return text
+
+
+def load_ledger_lists(path: str, cache_dir: str | None = None) -> LedgerLists:
+    """Parse the ledger and extract every list. Raises InvalidData for a ledger with errors."""
+    main_stat_before = _stat_key(path)
+    loader = _configure_loader(cache_dir)
+    entries, errors, options = loader.load_file(path)
+    if errors:
+        raise InvalidData(f"the ledger has errors: {format_errors(errors)}")
+    lists = extract_lists(entries, options)
+    title = options.get("title")
+    if title == "Beancount":  # beancount's default, i.e. none given
+        title = None
+    files = [str(f) for f in options.get("include", [path])]
+    return LedgerLists(
+        lists={k.value: v for k, v in lists.items()},
+        title=title,
+        files=files,
+        main_stat_before=main_stat_before,
+    )
+
+
+def _custom_error(entry: Any, message: str) -> InvalidData:
+    meta = entry.meta or {}
+    return InvalidData(
+        f"the ledger has errors: {meta.get('filename', '?')}:{meta.get('lineno', '?')}: {message}"
+    )
+
+
+def _meta_name(meta: dict[str, Any] | None) -> str | None:
+    if not meta:
+        return None
+    value = meta.get("name")
+    return str(value).strip() if isinstance(value, str) and value.strip() else None
+
+
+def _is_true(meta: dict[str, Any] | None, key: str) -> bool:
+    return bool(meta) and meta.get(key) is True
+
+
+def extract_lists(entries: list[Any], options: dict[str, Any]) -> dict[Kind, list[RemoteItem]]:
+    from beancount.core import data
+
+    root_expenses = options.get("name_expenses", "Expenses")
+    root_income = options.get("name_income", "Income")
+    root_assets = options.get("name_assets", "Assets")
+    root_liabilities = options.get("name_liabilities", "Liabilities")
+
+    def root(account: str) -> str:
+        return account.split(":", 1)[0]
+
+    opens: dict[str, Any] = {}
+    closed: set[str] = set()
+    suppliers: dict[str, None] = {}
+    customers: dict[str, None] = {}
+    payers: dict[str, None] = {}
+    tags: dict[str, None] = {}
+    tracking_names: dict[str, tuple[str, bool]] = {}
+    tax_codes: dict[str, RemoteItem] = {}
+    posted_currencies: dict[str, None] = {}
+    commodity_names: dict[str, str] = {}
+
+    Open, Close, Transaction, Custom, Commodity = (
+        data.Open,
+        data.Close,
+        data.Transaction,
+        data.Custom,
+        data.Commodity,
+    )
+    for entry in entries:
+        typ = type(entry)
+        if typ is Transaction:
+            has_expense = has_income = False
+            for posting in entry.postings:
+                r = root(posting.account)
+                if r == root_expenses:
+                    has_expense = True
+                elif r == root_income:
+                    has_income = True
+                else:
+                    continue
+                units = posting.units
+                if units is not None and units.currency and _CURRENCY_RE.match(units.currency):
+                    posted_currencies[units.currency] = None
+            payee = (entry.payee or "").strip()
+            if payee:
+                if has_expense:
+                    suppliers[payee] = None
+                if has_income:
+                    customers[payee] = None
+            if has_expense:
+                for posting in entry.postings:
+                    if root(posting.account) in (root_assets, root_liabilities):
+                        units = posting.units
+                        if units is not None and units.number is not None and units.number < 0:
+                            payers[posting.account] = None
+            if entry.tags:
+                for tag in entry.tags:
+                    tags[tag] = None
+        elif typ is Open:
+            opens[entry.account] = entry
+        elif typ is Close:
+            closed.add(entry.account)
+        elif typ is Custom:
+            if entry.type == "tax-code":
+                item = _tax_code(entry)
+                tax_codes[item.remote_id] = item
+            elif entry.type == "tracking":
+                values = [v.value for v in entry.values]
+                if not values or not isinstance(values[0], str) or not values[0].strip():
+                    raise _custom_error(entry, 'custom "tracking" needs "TAG" and optionally "Name"')
+                tag = values[0].strip().lstrip("#")
+                label = str(values[1]).strip() if len(values) > 1 and str(values[1]).strip() else tag
+                tracking_names[tag] = (label, _is_true(entry.meta, "archived"))
+        elif typ is Commodity:
+            name = _meta_name(entry.meta)
+            if name:
+                commodity_names[entry.currency] = name
+
+    def account_item(account: str, kind_type: str) -> RemoteItem:
+        entry = opens[account]
+        name = _meta_name(entry.meta) or account.split(":", 1)[-1]
+        data_: dict[str, Any] = {"type": kind_type}
+        if entry.currencies:
+            data_["currencies"] = list(entry.currencies)
+        return RemoteItem(
+            remote_id=account,
+            code=account,
+            name=name,
+            status=ItemStatus.ARCHIVED if account in closed else ItemStatus.ACTIVE,
+            data=data_,
+        )
+
+    categories = [
+        account_item(a, "expense" if root(a) == root_expenses else "income")
+        for a in opens
+        if root(a) in (root_expenses, root_income)
+    ]
+    marked = [
+        a for a, e in opens.items() if root(a) in (root_assets, root_liabilities) and _is_true(e.meta, "bank")
+    ]
+    bank_source = marked or [a for a in payers if a in opens]
+    bank_accounts = [
+        account_item(a, "asset" if root(a) == root_assets else "liability") for a in bank_source
+    ]
+
+    tracking = []
+    for tag in {**tags, **dict.fromkeys(tracking_names)}:
+        label, archived = tracking_names.get(tag, (tag, False))
+        tracking.append(
+            RemoteItem(tag, tag, label, ItemStatus.ARCHIVED if archived else ItemStatus.ACTIVE)
+        )
+
+    currencies = []
+    for code in dict.fromkeys([*options.get("operating_currency", []), *posted_currencies]):
+        currencies.append(RemoteItem(code, code, commodity_names.get(code, code)))
+
+    return {
+        Kind.CATEGORIES: categories,
+        Kind.SUPPLIERS: [RemoteItem(p, None, p) for p in suppliers],
+        Kind.CUSTOMERS: [RemoteItem(p, None, p) for p in customers],
+        Kind.TAX_CODES: list(tax_codes.values()),
+        Kind.BANK_ACCOUNTS: bank_accounts,
+        Kind.TRACKING: tracking,
+        Kind.CURRENCIES: currencies,
+    }
+
+
+def _tax_code(entry: Any) -> RemoteItem:
+    values = [v.value for v in entry.values]
+    if len(values) < 3 or not isinstance(values[0], str) or not isinstance(values[1], str):
+        raise _custom_error(entry, 'custom "tax-code" needs "CODE" "Name" RATE')
+    code, name = values[0].strip(), values[1].strip()
+    try:
+        rate = Decimal(str(values[2]))
+    except (InvalidOperation, ValueError):
+        raise _custom_error(entry, f'custom "tax-code" {code!r}: rate {values[2]!r} is not a number') from None
+    if not code:
+        raise _custom_error(entry, 'custom "tax-code" has an empty code')
+    return RemoteItem(
+        remote_id=code,
+        code=code,
+        name=name or code,
+        status=ItemStatus.ARCHIVED if _is_true(entry.meta, "archived") else ItemStatus.ACTIVE,
+        data={"rate": str(rate)},
+    )
+
+
+class BeancountConnector:
+    provider = PROVIDER
+
+    def __init__(self, ledger: str | os.PathLike[str], cache_dir: Path | None = None) -> None:
+        self.ledger = Path(ledger).expanduser().absolute()
+        self.cache_dir = cache_dir
+
+    def check_source(self) -> None:
+        reason = missing_reason(self.ledger)
+        if reason:
+            raise ConnectionExpired(reason)
+
+    def unchanged_since(self, fingerprint: str | None) -> bool:
+        if not fingerprint:
+            return False
+        try:
+            files = [row[0] for row in json.loads(fingerprint)["files"]]
+        except (ValueError, KeyError, TypeError, IndexError):
+            return False
+        return str(self.ledger) in files and fingerprint_files(files) == fingerprint
+
+    def load(self) -> LedgerLists:
+        """Synchronous load in this process."""
+        self.check_source()
+        return load_ledger_lists(str(self.ledger), str(self.cache_dir) if self.cache_dir else None)
+
+    async def fetch(self, kinds: tuple[Kind, ...] = ALL_KINDS, *, isolate: bool = False) -> FetchResult:
+        self.check_source()
+        args = (str(self.ledger), str(self.cache_dir) if self.cache_dir else None)
+        if isolate:
+            # Parsing is CPU-bound and holds the GIL: another process keeps the UI answering keys.
+            loop = asyncio.get_running_loop()
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+                result = await loop.run_in_executor(pool, load_ledger_lists, *args)
+        else:
+            result = await asyncio.to_thread(load_ledger_lists, *args)
+        fingerprint = None
+        if result.main_stat_before == _stat_key(str(self.ledger)):
+            fingerprint = fingerprint_files(result.files)
+        return FetchResult(
+            lists={k: result.lists[k.value] for k in kinds},
+            tenant_name=result.title or self.ledger.name,
+            fingerprint=fingerprint,
+        )

@@ -1,0 +1,1 @@
+"""Domain and services. Never imports textual (a test enforces it)."""

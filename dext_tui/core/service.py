@@ -1,0 +1,460 @@
+"""The services every front end uses (the TUI and the CLI twin): workspaces, connect, refresh, lists.
+
+Blocking store work runs in threads (`asyncio.to_thread`); connector work is async. Callers get plain
+dataclasses from `core.domain`, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from dext_tui.connectors.base import Connector, FetchResult
+from dext_tui.connectors.beancount_ledger import BeancountConnector
+from dext_tui.core.domain import (
+    ALL_KINDS,
+    PROVIDER_LABELS,
+    ConnectionInfo,
+    ConnectionStatus,
+    ItemRow,
+    Kind,
+    ListCounts,
+    ListSyncInfo,
+    utcnow,
+)
+from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
+from dext_tui.core.lists import apply_remote_list, query_items, record_list_error
+from dext_tui.paths import AppPaths, app_paths, ensure_private_dir
+from dext_tui.store import Store, open_store
+from dext_tui.store.models import Connection, ConnectionEvent, ListSync, Workspace
+
+DEFAULT_WORKSPACE = "Default"
+DEMO_WORKSPACE = "Demo"
+PROVIDERS = ("beancount",)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceRef:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshEvent:
+    """Progress of a refresh: `reading` (all lists), then per list `applying` and `done` or `failed`."""
+
+    state: str
+    kind: Kind | None = None
+    counts: ListCounts | None = None
+    message: str | None = None
+
+
+ProgressFn = Callable[[RefreshEvent], None]
+
+
+def _noop(_event: RefreshEvent) -> None:
+    pass
+
+
+def _is_live(status: str) -> bool:
+    return status != ConnectionStatus.DISCONNECTED
+
+
+class DextService:
+    def __init__(self, paths: AppPaths, store: Store) -> None:
+        self.paths = paths
+        self.store = store
+
+    @classmethod
+    def open(cls, data_dir: str | Path | None = None) -> DextService:
+        paths = app_paths(data_dir)
+        return cls(paths, open_store(paths.db_path))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- workspaces -------------------------------------------------------------------------------
+
+    def workspaces(self) -> list[WorkspaceRef]:
+        with self.store.read() as s:
+            return [WorkspaceRef(w.id, w.name) for w in s.exec(select(Workspace).order_by(Workspace.name))]
+
+    def find_workspace(self, name: str) -> WorkspaceRef:
+        with self.store.read() as s:
+            ws = s.exec(select(Workspace).where(Workspace.name == name)).first()
+        if ws is None:
+            raise NotFound(f"no workspace named {name!r}")
+        return WorkspaceRef(ws.id, ws.name)
+
+    def ensure_workspace(self, name: str = DEFAULT_WORKSPACE) -> WorkspaceRef:
+        name = " ".join(name.split())
+        if not name:
+            raise UsageError("a workspace name cannot be empty")
+        if len(name) > 100:
+            raise UsageError("a workspace name is at most 100 characters")
+        with self.store.write() as s:
+            ws = s.exec(select(Workspace).where(Workspace.name == name)).first()
+            if ws is None:
+                ws = Workspace(name=name, created_at=utcnow())
+                s.add(ws)
+                s.flush()
+            return WorkspaceRef(ws.id, ws.name)
+
+    # -- connection -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _live_connection(s: Session, ws: WorkspaceRef) -> Connection | None:
+        return s.exec(
+            select(Connection)
+            .where(Connection.workspace_id == ws.id, Connection.status != ConnectionStatus.DISCONNECTED)
+            .order_by(col(Connection.id).desc())
+        ).first()
+
+    def connection(self, ws: WorkspaceRef) -> ConnectionInfo | None:
+        """The workspace's connection (connected or expired), or None when nothing is connected."""
+        with self.store.read() as s:
+            conn = self._live_connection(s, ws)
+            if conn is None:
+                return None
+            syncs = s.exec(select(ListSync).where(ListSync.connection_id == conn.id)).all()
+            by_kind = {sync.kind: sync for sync in syncs}
+            lists = tuple(
+                ListSyncInfo(
+                    kind=k,
+                    last_attempt_at=by_kind[k].last_attempt_at if k in by_kind else None,
+                    last_success_at=by_kind[k].last_success_at if k in by_kind else None,
+                    total=by_kind[k].total if k in by_kind else 0,
+                    error=by_kind[k].error if k in by_kind else None,
+                )
+                for k in ALL_KINDS
+            )
+            return ConnectionInfo(
+                id=conn.id,
+                workspace=ws.name,
+                provider=conn.provider,
+                target=conn.target,
+                tenant_name=conn.tenant_name,
+                status=ConnectionStatus(conn.status),
+                status_reason=conn.status_reason,
+                connected_at=conn.connected_at,
+                last_refreshed_at=conn.last_refreshed_at,
+                expires_at=conn.expires_at,
+                generation=conn.generation,
+                lists=lists,
+            )
+
+    def connector(self, provider: str, target: str | None) -> Connector:
+        if provider == "beancount":
+            if not target:
+                raise UsageError("connect beancount needs the ledger file: dext-tui connect beancount PATH")
+            return BeancountConnector(target, cache_dir=self.paths.cache_dir)
+        if provider in PROVIDER_LABELS:
+            raise UsageError(f"{PROVIDER_LABELS[provider]} is not available yet; choose one of: beancount")
+        raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
+
+    def _set_status(self, connection_id: int, status: ConnectionStatus, reason: str | None) -> None:
+        with self.store.write() as s:
+            conn = s.get(Connection, connection_id)
+            if conn is None or conn.status == status and conn.status_reason == reason:
+                return
+            s.add(
+                ConnectionEvent(
+                    connection_id=connection_id,
+                    at=utcnow(),
+                    from_status=conn.status,
+                    to_status=status,
+                    reason=reason,
+                )
+            )
+            conn.status, conn.status_reason = status.value, reason
+            s.add(conn)
+
+    def mark_expired(self, connection_id: int, reason: str) -> None:
+        self._set_status(connection_id, ConnectionStatus.EXPIRED, reason)
+
+    async def connect(
+        self,
+        ws: WorkspaceRef,
+        provider: str,
+        target: str | None,
+        *,
+        progress: ProgressFn = _noop,
+        isolate: bool = False,
+    ) -> tuple[ConnectionInfo, list[ListCounts]]:
+        """Connect the workspace and pull every list, all in one transaction."""
+        current = await asyncio.to_thread(self.connection, ws)
+        if current is not None:
+            raise DextError(
+                f"workspace {ws.name!r} is already connected to {current.provider_label}"
+                f" ({current.tenant_name}); disconnect it or change the connection instead"
+            )
+        connector = self.connector(provider, target)
+        progress(RefreshEvent("reading"))
+        result = await connector.fetch(ALL_KINDS, isolate=isolate)
+        target_text = str(getattr(connector, "ledger", target))
+        loop = asyncio.get_running_loop()
+
+        def write() -> list[ListCounts]:
+            now = utcnow()
+            with self.store.write() as s:
+                generation = 1 + max(
+                    (c.generation for c in s.exec(select(Connection).where(Connection.workspace_id == ws.id))),
+                    default=0,
+                )
+                conn = Connection(
+                    workspace_id=ws.id,
+                    provider=provider,
+                    target=target_text,
+                    tenant_name=result.tenant_name,
+                    status=ConnectionStatus.CONNECTED.value,
+                    connected_at=now,
+                    last_refreshed_at=now,
+                    generation=generation,
+                )
+                s.add(conn)
+                s.flush()
+                s.add(
+                    ConnectionEvent(
+                        connection_id=conn.id,
+                        at=now,
+                        from_status=None,
+                        to_status=ConnectionStatus.CONNECTED.value,
+                        reason=f"Connected to {PROVIDER_LABELS.get(provider, provider)}: {result.tenant_name}",
+                    )
+                )
+                return self._apply_all(s, ws, conn, result, loop, progress)
+
+        counts = await asyncio.to_thread(write)
+        info = await asyncio.to_thread(self.connection, ws)
+        assert info is not None
+        return info, counts
+
+    def _apply_all(
+        self,
+        s: Session,
+        ws: WorkspaceRef,
+        conn: Connection,
+        result: FetchResult,
+        loop: asyncio.AbstractEventLoop,
+        progress: ProgressFn,
+    ) -> list[ListCounts]:
+        counts = []
+        for kind, items in result.lists.items():
+            loop.call_soon_threadsafe(progress, RefreshEvent("applying", kind))
+            c = apply_remote_list(
+                s.connection(),
+                workspace_id=ws.id,
+                connection_id=conn.id,
+                generation=conn.generation,
+                kind=kind,
+                items=items,
+                fingerprint=result.fingerprint,
+            )
+            counts.append(c)
+            loop.call_soon_threadsafe(progress, RefreshEvent("done", kind, c))
+        return counts
+
+    async def refresh(
+        self,
+        ws: WorkspaceRef,
+        kinds: Sequence[Kind] = ALL_KINDS,
+        *,
+        progress: ProgressFn = _noop,
+        isolate: bool = False,
+        force: bool = False,
+    ) -> list[ListCounts]:
+        """Pull the given lists; each list is applied in its own transaction."""
+        kinds = tuple(dict.fromkeys(kinds))
+        info = await asyncio.to_thread(self.connection, ws)
+        if info is None:
+            raise NotConnected(
+                f"workspace {ws.name!r} has no connection; connect one first"
+                " (dext-tui connect beancount PATH)"
+            )
+        if info.status == ConnectionStatus.EXPIRED:
+            raise ConnectionExpired(f"{info.status_reason or 'Connection is expired'}; reconnect first")
+        connector = self.connector(info.provider, info.target)
+        try:
+            connector.check_source()
+        except ConnectionExpired as exc:
+            await asyncio.to_thread(self.mark_expired, info.id, str(exc))
+            raise
+
+        fingerprints = await asyncio.to_thread(self._fingerprints, info.id, kinds)
+        if not force and len(set(fingerprints.values())) == 1 and len(fingerprints) == len(kinds):
+            fingerprint = next(iter(fingerprints.values()))
+            if connector.unchanged_since(fingerprint):
+                counts = await asyncio.to_thread(self._touch_unchanged, info.id, kinds)
+                for c in counts:
+                    progress(RefreshEvent("done", c.kind, c))
+                return counts
+
+        progress(RefreshEvent("reading"))
+        try:
+            result = await connector.fetch(kinds, isolate=isolate)
+        except ConnectionExpired as exc:
+            await asyncio.to_thread(self.mark_expired, info.id, str(exc))
+            raise
+        loop = asyncio.get_running_loop()
+
+        def write_one(kind: Kind) -> ListCounts:
+            loop.call_soon_threadsafe(progress, RefreshEvent("applying", kind))
+            try:
+                with self.store.write() as s:
+                    c = apply_remote_list(
+                        s.connection(),
+                        workspace_id=ws.id,
+                        connection_id=info.id,
+                        generation=info.generation,
+                        kind=kind,
+                        items=result.lists[kind],
+                        fingerprint=result.fingerprint,
+                    )
+            except Exception as exc:  # noqa: BLE001 - recorded on the list, reported to the user
+                message = f"could not save the list: {exc.__class__.__name__}: {exc}"
+                try:
+                    with self.store.write() as s:
+                        record_list_error(s.connection(), info.id, kind, message)
+                except Exception:  # noqa: BLE001 - the store itself is failing; the message still goes out
+                    pass
+                c = ListCounts(kind, error=message)
+                loop.call_soon_threadsafe(progress, RefreshEvent("failed", kind, c, message))
+                return c
+            loop.call_soon_threadsafe(progress, RefreshEvent("done", kind, c))
+            return c
+
+        counts = []
+        for kind in kinds:
+            counts.append(await asyncio.to_thread(write_one, kind))
+        if all(c.ok for c in counts):
+            await asyncio.to_thread(self._mark_refreshed, info.id, result.tenant_name)
+        return counts
+
+    def _fingerprints(self, connection_id: int, kinds: Sequence[Kind]) -> dict[Kind, str]:
+        with self.store.read() as s:
+            syncs = s.exec(
+                select(ListSync).where(
+                    ListSync.connection_id == connection_id, col(ListSync.kind).in_([k.value for k in kinds])
+                )
+            ).all()
+        return {Kind(x.kind): x.fingerprint for x in syncs if x.fingerprint and x.error is None}
+
+    def _touch_unchanged(self, connection_id: int, kinds: Sequence[Kind]) -> list[ListCounts]:
+        now = utcnow()
+        with self.store.write() as s:
+            syncs = {
+                x.kind: x
+                for x in s.exec(select(ListSync).where(ListSync.connection_id == connection_id))
+            }
+            out = []
+            for kind in kinds:
+                sync = syncs[kind.value]
+                sync.last_attempt_at = sync.last_success_at = now
+                sync.added = sync.changed = sync.archived = 0
+                s.add(sync)
+                out.append(ListCounts(kind, total=sync.total, unchanged_source=True))
+            conn = s.get(Connection, connection_id)
+            if conn is not None:
+                conn.last_refreshed_at = now
+                s.add(conn)
+            return out
+
+    def _mark_refreshed(self, connection_id: int, tenant_name: str | None) -> None:
+        with self.store.write() as s:
+            conn = s.get(Connection, connection_id)
+            if conn is not None:
+                conn.last_refreshed_at = utcnow()
+                if tenant_name:
+                    conn.tenant_name = tenant_name
+                s.add(conn)
+
+    async def reconnect(
+        self, ws: WorkspaceRef, target: str | None = None, *, progress: ProgressFn = _noop, isolate: bool = False
+    ) -> tuple[ConnectionInfo, list[ListCounts]]:
+        """Connect the same provider and organisation again (for Beancount: the same or a moved ledger).
+
+        Rules, settings and list item ids are untouched; the lists are pulled again in one transaction.
+        """
+        info = await asyncio.to_thread(self.connection, ws)
+        if info is None:
+            raise NotConnected(f"workspace {ws.name!r} has no connection to reconnect; connect one instead")
+        new_target = target or info.target
+        connector = self.connector(info.provider, new_target)
+        progress(RefreshEvent("reading"))
+        result = await connector.fetch(ALL_KINDS, isolate=isolate)
+        if info.tenant_name and result.tenant_name and result.tenant_name != info.tenant_name:
+            if Path(str(info.target)).name != info.tenant_name:  # a titled ledger: titles must agree
+                raise DextError(
+                    f"that is another organisation ({result.tenant_name!r}, not {info.tenant_name!r});"
+                    " use Change connection to move to other books"
+                )
+        loop = asyncio.get_running_loop()
+        target_text = str(getattr(connector, "ledger", new_target))
+
+        def write() -> list[ListCounts]:
+            now = utcnow()
+            with self.store.write() as s:
+                conn = s.get(Connection, info.id)
+                assert conn is not None
+                s.add(
+                    ConnectionEvent(
+                        connection_id=conn.id,
+                        at=now,
+                        from_status=conn.status,
+                        to_status=ConnectionStatus.CONNECTED.value,
+                        reason="Reconnected" + (f" to {target_text}" if target_text != conn.target else ""),
+                    )
+                )
+                conn.status, conn.status_reason = ConnectionStatus.CONNECTED.value, None
+                conn.target, conn.last_refreshed_at = target_text, now
+                s.add(conn)
+                return self._apply_all(s, ws, conn, result, loop, progress)
+
+        counts = await asyncio.to_thread(write)
+        new_info = await asyncio.to_thread(self.connection, ws)
+        assert new_info is not None
+        return new_info, counts
+
+    # -- lists ------------------------------------------------------------------------------------
+
+    def items(self, ws: WorkspaceRef, kind: Kind, *, include_archived: bool = False) -> list[ItemRow]:
+        with self.store.read() as s:
+            return query_items(s.connection(), ws.id, kind, include_archived=include_archived)
+
+    def events(self, connection_id: int) -> list[ConnectionEvent]:
+        with self.store.read() as s:
+            return list(
+                s.exec(
+                    select(ConnectionEvent)
+                    .where(ConnectionEvent.connection_id == connection_id)
+                    .order_by(col(ConnectionEvent.id))
+                )
+            )
+
+    # -- demo -------------------------------------------------------------------------------------
+
+    def demo_ledger_path(self) -> Path:
+        """The demo ledger, copied once from the package into the data dir (the app may write to it)."""
+        target = ensure_private_dir(self.paths.demo_dir) / "harbour-lane-design.beancount"
+        if not target.exists():
+            source = resources.files("dext_tui") / "data" / "demo.beancount"
+            with resources.as_file(source) as src:
+                tmp = target.with_suffix(".tmp")
+                shutil.copyfile(src, tmp)
+                tmp.replace(target)
+        return target
+
+    async def ensure_demo(self, *, isolate: bool = False) -> WorkspaceRef:
+        """The Demo workspace, connected to the bundled ledger (made once)."""
+        ws = await asyncio.to_thread(self.ensure_workspace, DEMO_WORKSPACE)
+        info = await asyncio.to_thread(self.connection, ws)
+        if info is None:
+            ledger = await asyncio.to_thread(self.demo_ledger_path)
+            await self.connect(ws, "beancount", str(ledger), isolate=isolate)
+        return ws

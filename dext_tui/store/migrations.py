@@ -1,0 +1,111 @@
+"""A small versioned migration runner on `PRAGMA user_version`.
+
+Each migration is a list of SQL statements that takes the schema from version N-1 to N. They run in one
+transaction each, so a database is always at a whole version. Never edit a released migration: append one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the first release
+    [
+        """CREATE TABLE workspace (
+            id INTEGER NOT NULL PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            created_at DATETIME NOT NULL
+        )""",
+        """CREATE TABLE connection (
+            id INTEGER NOT NULL PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspace (id),
+            provider VARCHAR NOT NULL,
+            target VARCHAR,
+            tenant_id VARCHAR,
+            tenant_name VARCHAR,
+            status VARCHAR NOT NULL,
+            status_reason VARCHAR,
+            connected_at DATETIME NOT NULL,
+            expires_at DATETIME,
+            last_refreshed_at DATETIME,
+            disconnected_at DATETIME,
+            generation INTEGER NOT NULL
+        )""",
+        "CREATE INDEX ix_connection_workspace_id ON connection (workspace_id)",
+        """CREATE TABLE listitem (
+            id INTEGER NOT NULL PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspace (id),
+            kind VARCHAR NOT NULL,
+            connection_id INTEGER REFERENCES connection (id),
+            generation INTEGER NOT NULL,
+            remote_id VARCHAR,
+            code VARCHAR,
+            name VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            visible BOOLEAN NOT NULL,
+            data VARCHAR,
+            origin VARCHAR NOT NULL,
+            created_at DATETIME NOT NULL,
+            updated_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_listitem_ws_kind ON listitem (workspace_id, kind, status)",
+        "CREATE UNIQUE INDEX ux_listitem_remote ON listitem (connection_id, kind, remote_id)",
+        """CREATE TABLE listsync (
+            connection_id INTEGER NOT NULL REFERENCES connection (id),
+            kind VARCHAR NOT NULL,
+            last_attempt_at DATETIME,
+            last_success_at DATETIME,
+            added INTEGER NOT NULL,
+            changed INTEGER NOT NULL,
+            archived INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            error VARCHAR,
+            fingerprint VARCHAR,
+            PRIMARY KEY (connection_id, kind)
+        )""",
+        """CREATE TABLE connectionevent (
+            id INTEGER NOT NULL PRIMARY KEY,
+            connection_id INTEGER NOT NULL REFERENCES connection (id),
+            at DATETIME NOT NULL,
+            from_status VARCHAR,
+            to_status VARCHAR NOT NULL,
+            reason VARCHAR
+        )""",
+        "CREATE INDEX ix_connectionevent_connection_id ON connectionevent (connection_id)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version found before."""
+    found = current_version(conn)
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"the database is at schema version {found}, newer than this dext-tui knows ({SCHEMA_VERSION});"
+            " upgrade dext-tui"
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if current_version(conn) >= version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in MIGRATIONS[version - 1]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found

@@ -1,0 +1,72 @@
+"""Tables. Rules and settings point at `ListItem.id`, a stable local id, never at a provider's code.
+
+The schema itself is created by `migrations.py` (explicit, versioned DDL); a test checks that these
+models and the migrated schema agree column for column.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+
+class Workspace(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    created_at: datetime
+
+
+class Connection(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    provider: str
+    target: str | None = None  # ledger path, or the provider's organisation URL
+    tenant_id: str | None = None
+    tenant_name: str | None = None
+    status: str
+    status_reason: str | None = None
+    connected_at: datetime
+    expires_at: datetime | None = None
+    last_refreshed_at: datetime | None = None
+    disconnected_at: datetime | None = None
+    generation: int = 1
+
+
+class ListItem(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    kind: str
+    connection_id: int | None = Field(default=None, foreign_key="connection.id")
+    generation: int = 0
+    remote_id: str | None = None
+    code: str | None = None
+    name: str
+    status: str = "active"
+    visible: bool = True
+    data: str | None = None  # JSON text
+    origin: str = "remote"
+    created_at: datetime
+    updated_at: datetime
+
+
+class ListSync(SQLModel, table=True):
+    connection_id: int = Field(foreign_key="connection.id", primary_key=True)
+    kind: str = Field(primary_key=True)
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    added: int = 0
+    changed: int = 0
+    archived: int = 0
+    total: int = 0
+    error: str | None = None
+    fingerprint: str | None = None
+
+
+class ConnectionEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    connection_id: int = Field(foreign_key="connection.id", index=True)
+    at: datetime
+    from_status: str | None = None
+    to_status: str
+    reason: str | None = None

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from dext_tui.core.errors import DextError
+from dext_tui.paths import app_paths
+from dext_tui.store import models, open_store  # noqa: F401 - models register their tables
+from dext_tui.store.migrations import SCHEMA_VERSION
+
+
+def test_data_dir_and_database_are_owner_only(tmp_path: Path) -> None:
+    paths = app_paths(tmp_path / "data")
+    store = open_store(paths.db_path)
+    store.close()
+    assert stat.S_IMODE(paths.data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(paths.db_path.stat().st_mode) == 0o600
+
+
+def test_env_variable_chooses_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEXT_TUI_DATA_DIR", str(tmp_path / "from-env"))
+    assert app_paths().data_dir == tmp_path / "from-env"
+    assert app_paths(tmp_path / "flag").data_dir == tmp_path / "flag"  # --data-dir wins
+
+
+def test_pragmas_are_on_for_every_connection(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "dext.db")
+    with store.read() as s:
+        conn = s.connection()
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    store.close()
+
+
+def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
+    open_store(tmp_path / "dext.db").close()
+    db = sqlite3.connect(tmp_path / "dext.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    for table in SQLModel.metadata.sorted_tables:
+        columns = {row[1]: (row[3], row[5] > 0) for row in db.execute(f"PRAGMA table_info({table.name})")}
+        assert set(columns) == {c.name for c in table.columns}, table.name
+        for column in table.columns:
+            assert columns[column.name][0] == (not column.nullable) or column.primary_key, (
+                table.name, column.name)
+
+
+def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "dext.db")
+    with pytest.raises(Exception, match="FOREIGN KEY"):
+        with store.write() as s:
+            s.connection().exec_driver_sql(
+                "INSERT INTO listitem (workspace_id, kind, generation, name, status, visible, origin,"
+                " created_at, updated_at) VALUES (999, 'suppliers', 0, 'x', 'active', 1, 'local', '', '')"
+            )
+    store.close()
+
+
+def test_a_database_from_a_newer_release_is_refused_clearly(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "dext.db")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(DextError, match="newer than this dext-tui knows"):
+        open_store(tmp_path / "dext.db")
+
+
+def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> None:
+    (tmp_path / "dext.db").write_bytes(b"not a database at all, just text" * 100)
+    with pytest.raises(DextError, match="cannot open the database"):
+        open_store(tmp_path / "dext.db")
