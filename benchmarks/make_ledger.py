@@ -28,31 +28,36 @@ from pathlib import Path
 START = dt.date(2023, 1, 1)
 END = dt.date(2025, 12, 31)
 
-ADJECTIVES = (
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+ADJECTIVES = words(
     "Northern Southern Eastern Western Royal Golden Silver Copper Iron Oak Maple Cedar Harbour River "
     "Summit Valley Meadow Coastal Highland Lowland Bright Swift Blue Green Red Amber Crystal Granite "
     "Willow Ash Elm Birch Hazel Thistle Rose Lotus Atlas Orbit Pioneer Heritage Modern Classic Urban "
     "Rural Prime Apex Vertex Nova Stellar Lunar Solar Coral Ivory Slate Flint Ember"
-).split()
-NOUNS = (
+)
+NOUNS = words(
     "Logistics Supplies Stationers Couriers Consulting Analytics Systems Software Foods Bakery Brewing "
     "Print Media Design Builders Joinery Plumbing Electrical Cleaning Catering Travel Motors Engineering "
     "Textiles Timber Paper Labs Digital Networks Telecom Energy Water Farms Dairy Pharmacy Optics "
     "Freight Marine Aviation Security Legal Accounting Insurance Finance Ventures Studios Workshop "
     "Outfitters Traders Merchants Holdings"
-).split()
+)
 SUFFIXES = ("Ltd", "LLP", "& Co", "Group", "Partners", "plc", "Trading", "Services", "Limited", "& Sons")
 
-EXPENSE_GROUPS = (
+EXPENSE_GROUPS = words(
     "Office Travel Staff Software Marketing Professional Premises Vehicles Utilities Insurance "
     "Equipment Postage Training Meals Subscriptions Finance Repairs CostOfSales Freight Licences"
-).split()
-INCOME_GROUPS = "Sales Services Consulting Licensing Rental Commission Other Interest Grants Royalties".split()
-LEAVES = (
+)
+INCOME_GROUPS = words("Sales Services Consulting Licensing Rental Commission Other Interest Grants Royalties")
+LEAVES = words(
     "General Supplies Fees Hardware Services Materials Maintenance Rent Rates Fuel Parking Hotels Rail "
     "Air Meals Phones Internet Hosting Licences Printing Postage Couriers Cleaning Security Advertising "
     "Events Sponsorship Wages Pensions Bonuses Recruitment Uniforms Tools Spares Freight Duties Storage"
-).split()
+)
 ASSET_KINDS = (
     ("Assets:Bank", "Bank account"),
     ("Assets:Receivable", "Receivables"),
@@ -196,8 +201,10 @@ def generate(out, payees: int, accounts: int, transactions: int, seed: int) -> d
             counts["foreign"] += 1
         elif r > 0.6 and not customer:
             net = amount * 5 // 6
-            append(f"  {account}  {money(net)} GBP\n    tax_code: \"S20\"\n"
-                   f"  Liabilities:VAT  {money(amount - net)} GBP\n  {bank}\n\n")
+            append(
+                f'  {account}  {money(net)} GBP\n    tax_code: "S20"\n'
+                f"  Liabilities:VAT  {money(amount - net)} GBP\n  {bank}\n\n"
+            )
         else:
             append(f"  {account}  {money(amount)} GBP\n  {bank}\n\n")
         if len(buf) >= 4096:
@@ -211,8 +218,12 @@ def generate(out, payees: int, accounts: int, transactions: int, seed: int) -> d
     counts["suppliers"] = sum(1 for i in range(min(payees, transactions)) if i % 3 != 2)
     counts["customers"] = min(payees, transactions) - counts["suppliers"]
     counts.update(
-        expenses=len(expenses), income=len(income), balance_sheet=len(balance), banks=len(banks),
-        closed=len(closed), transactions=transactions,
+        expenses=len(expenses),
+        income=len(income),
+        balance_sheet=len(balance),
+        banks=len(banks),
+        closed=len(closed),
+        transactions=transactions,
     )
     return counts
 
@@ -225,8 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="output .beancount file (use /tmp, not the repo)")
     parser.add_argument("--payees", type=int, default=100_000, help="distinct payees (default: %(default)s)")
     parser.add_argument("--accounts", type=int, default=2_000, help="accounts to open (default: %(default)s)")
-    parser.add_argument("--transactions", type=int, default=None,
-                        help="transactions to write (default: same as --payees, so each payee appears once)")
+    parser.add_argument(
+        "--transactions",
+        type=int,
+        default=None,
+        help="transactions to write (default: same as --payees, so each payee appears once)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.payees < 1 or args.accounts < 4:

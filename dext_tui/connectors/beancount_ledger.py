@@ -17,11 +17,13 @@ our own cache directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -289,6 +291,26 @@ def _tax_code(entry: Any) -> RemoteItem:
     )
 
 
+def _quiet_child() -> None:
+    """The loader process shares the terminal: nothing it prints may reach the screen."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+@contextlib.contextmanager
+def _real_std_streams() -> Iterator[None]:
+    """A TUI replaces sys.stdout/stderr with objects whose fileno() is -1, which multiprocessing
+    cannot hand to a child; give it the real ones while the process starts."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = sys.__stdout__ or saved[0], sys.__stderr__ or saved[1]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 class BeancountConnector:
     provider = PROVIDER
 
@@ -322,8 +344,17 @@ class BeancountConnector:
             # Parsing is CPU-bound and holds the GIL: another process keeps the UI answering keys.
             loop = asyncio.get_running_loop()
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-                result = await loop.run_in_executor(pool, load_ledger_lists, *args)
+            with _real_std_streams():  # the pool and its process start here
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_quiet_child)
+                future = loop.run_in_executor(pool, load_ledger_lists, *args)
+            try:
+                result = await future
+            except asyncio.CancelledError:
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()  # a cancelled refresh stops parsing now
+                raise
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
         else:
             result = await asyncio.to_thread(load_ledger_lists, *args)
         fingerprint = None

@@ -1,0 +1,183 @@
+"""Dialogs: connect (or reconnect) a ledger, switch workspace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from dext_tui.connectors.beancount_ledger import missing_reason
+from dext_tui.core.domain import ConnectionInfo, ListCounts
+from dext_tui.core.errors import DextError
+from dext_tui.core.text import printable
+
+
+def _expand(text: str) -> Path:
+    return Path(text.strip()).expanduser()
+
+
+def check_ledger_path(text: str) -> str | None:
+    """None when the path looks usable, else why not (shown as the user types)."""
+    if not text.strip():
+        return "Give the path of the ledger file (e.g. ~/books/main.beancount)"
+    return missing_reason(_expand(text).absolute())
+
+
+class ConnectDialog(ModalScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
+    """Choose the provider and the ledger; connects (or reconnects) in a worker, errors shown inline."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, *, reconnect: ConnectionInfo | None = None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.reconnecting = reconnect
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            if self.reconnecting:
+                yield Label("Reconnect", classes="title")
+                yield Static(
+                    Text(
+                        f"Reconnect {self.reconnecting.provider_label} "
+                        f"({printable(self.reconnecting.tenant_name)}). Rules, settings and lists are kept. "
+                        "If the ledger moved, give its new path."
+                    ),
+                    classes="help",
+                )
+            else:
+                yield Label("Connect accounting software", classes="title")
+                yield Label("Provider", classes="field-label")
+                yield OptionList(
+                    Option("Beancount ledger (a local file, works offline)", id="beancount"),
+                    Option("Xero (arrives with the cloud connectors)", id="xero", disabled=True),
+                    Option("QuickBooks Online (arrives with the cloud connectors)", id="quickbooks", disabled=True),
+                    id="provider",
+                )
+            yield Label("Ledger file", classes="field-label")
+            yield Input(
+                value=(self.reconnecting.target or "") if self.reconnecting else "",
+                placeholder="~/books/main.beancount",
+                id="path",
+            )
+            yield Static("", id="path-check", classes="check")
+            with Horizontal(classes="buttons"):
+                yield Button("Reconnect" if self.reconnecting else "Connect", id="go", variant="success")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        if not self.reconnecting:
+            self.query_one("#provider", OptionList).highlighted = 0
+        self.query_one("#path", Input).focus()
+        self._check(self.query_one("#path", Input).value)
+
+    @on(Input.Changed, "#path")
+    def _changed(self, event: Input.Changed) -> None:
+        self._check(event.value)
+
+    def _check(self, value: str) -> bool:
+        problem = check_ledger_path(value)
+        line = self.query_one("#path-check", Static)
+        line.set_class(problem is not None, "error")
+        line.update(Text("✗ " + printable(problem)) if problem else Text("✓ Ledger file found"))
+        return problem is None
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#go")
+    def _go(self) -> None:
+        value = self.query_one("#path", Input).value
+        if not self._check(value):
+            return
+        self.query_one("#go", Button).disabled = True
+        self.query_one("#path-check", Static).update("Reading the ledger…")
+        self._connect(str(_expand(value).absolute()))
+
+    @work(exclusive=True, group="connect-dialog")
+    async def _connect(self, path: str) -> None:
+        app = self.app
+        service, ws = app.service, app.workspace  # type: ignore[attr-defined]
+        try:
+            if self.reconnecting:
+                result = await service.reconnect(ws, path, isolate=True)
+            else:
+                result = await service.connect(ws, "beancount", path, isolate=True)
+        except DextError as exc:
+            line = self.query_one("#path-check", Static)
+            line.add_class("error")
+            line.update(Text("✗ " + printable(str(exc))))
+            self.query_one("#go", Button).disabled = False
+            return
+        self.dismiss(result)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.workers.cancel_group(self, "connect-dialog")
+        self.dismiss(None)
+
+
+class WorkspaceDialog(ModalScreen[str | None]):
+    """Pick a workspace, or type a new name to create one."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, names: list[str], current: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.names = names
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label("Switch workspace", classes="title")
+            yield Input(placeholder="Filter, or type a new workspace name", id="name")
+            yield OptionList(id="workspaces")
+            yield Static("Enter opens the highlighted workspace, or creates the one typed.", classes="help")
+
+    def on_mount(self) -> None:
+        self._fill("")
+        self.query_one("#name", Input).focus()
+
+    def _fill(self, needle: str) -> None:
+        options = self.query_one("#workspaces", OptionList)
+        options.clear_options()
+        wanted = needle.casefold().strip()
+        shown = [n for n in self.names if wanted in n.casefold()]
+        options.add_options(
+            [Option(Text(printable(n) + ("  (current)" if n == self.current else "")), id=n) for n in shown]
+        )
+        if wanted and not any(n.casefold() == wanted for n in self.names):
+            options.add_option(Option(Text(f'Create "{printable(needle.strip())}"'), id="\0new"))
+        if options.option_count:
+            options.highlighted = 0
+
+    @on(Input.Changed, "#name")
+    def _changed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    def key_down(self) -> None:
+        self.query_one("#workspaces", OptionList).action_cursor_down()
+
+    def key_up(self) -> None:
+        self.query_one("#workspaces", OptionList).action_cursor_up()
+
+    @on(Input.Submitted, "#name")
+    def _submitted(self) -> None:
+        options = self.query_one("#workspaces", OptionList)
+        if options.highlighted is None:
+            return
+        self._choose(options.get_option_at_index(options.highlighted).id)
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self._choose(event.option.id)
+
+    def _choose(self, option_id: str | None) -> None:
+        if option_id == "\0new":
+            self.dismiss(" ".join(self.query_one("#name", Input).value.split()))
+        elif option_id:
+            self.dismiss(option_id)

@@ -1,0 +1,135 @@
+"""One list (Categories, Suppliers, ...): filter as you type, Reload that list only, archived on demand."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Static
+
+from dext_tui.core.domain import Kind, ListCounts
+from dext_tui.widgets.item_table import ItemTable, TableRow
+
+
+class ListPage(Vertical):
+    """The page for one list kind. Data comes from the app's service in a thread worker."""
+
+    BINDINGS = [
+        Binding("ctrl+r,f5", "reload", "Reload list"),
+        Binding("ctrl+t,f6", "toggle_archived", "Archived"),
+        Binding("up", "move(-1)", show=False),
+        Binding("down", "move(1)", show=False),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
+    ]
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(id=f"list-{kind.value}", classes="list-page")
+        self.kind = kind
+        self._loaded = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="page-title"):
+            yield Label(f"Lists › {self.kind.label}", classes="title")
+            yield Static("", id="list-count", classes="count")
+        yield Input(placeholder="Type to filter by code or name", id="filter", select_on_focus=False)
+        yield ItemTable(id="items")
+        yield Static("", id="list-status", classes="status-line")
+
+    @property
+    def table(self) -> ItemTable:
+        return self.query_one(ItemTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    def show(self) -> None:
+        """Called when the page becomes visible: load once, then keep what was loaded."""
+        if not self._loaded:
+            self.load()
+        self.table.focus()
+
+    @work(thread=True, exclusive=True, group="list-load")
+    def load(self) -> None:
+        app = self.app
+        service, ws = app.service, app.workspace  # type: ignore[attr-defined]
+        items = service.items(ws, self.kind, include_archived=True)
+        rows = [TableRow.from_item(i) for i in items]
+        app.call_from_thread(self._set_rows, rows)
+
+    def _set_rows(self, rows: list[TableRow]) -> None:
+        self._loaded = True
+        self.table.set_rows(rows)
+        self._update_count()
+
+    def invalidate(self) -> None:
+        """The list changed in the store (a refresh): reload if shown, else on next show."""
+        if self.display and self.is_on_screen:
+            self.load()
+        else:
+            self._loaded = False
+
+    def _update_count(self) -> None:
+        table = self.table
+        archived = table.archived_count
+        shown = table.row_count
+        total_active = table.total_count - archived
+        parts = []
+        if table.filter_text:
+            parts.append(f"{shown:,} of {total_active + (archived if table.show_archived else 0):,} shown")
+        else:
+            parts.append(f"{shown:,} item{'s' if shown != 1 else ''}")
+        if archived:
+            parts.append(f"{archived:,} archived {'shown' if table.show_archived else 'hidden'}")
+        self.query_one("#list-count", Static).update(" · ".join(parts))
+
+    def set_status(self, text: str) -> None:
+        self.query_one("#list-status", Static).update(text)
+
+    # -- filtering --------------------------------------------------------------------------------
+
+    @on(ItemTable.Typed)
+    def _typed(self, event: ItemTable.Typed) -> None:
+        box = self.filter_input
+        box.focus()
+        box.insert_text_at_cursor(event.character)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        self._update_count()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    def action_move(self, delta: int) -> None:
+        self.table.move_cursor(delta)
+
+    def action_page(self, direction: int) -> None:
+        self.table.action_page(direction)
+
+    def key_escape(self) -> None:
+        box = self.filter_input
+        if box.value:
+            box.value = ""
+            self.table.focus()
+        elif box.has_focus:
+            self.table.focus()
+        else:
+            self.app.action_focus_sidebar()  # type: ignore[attr-defined]
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def action_toggle_archived(self) -> None:
+        self.table.set_show_archived(not self.table.show_archived)
+        self._update_count()
+
+    def action_reload(self) -> None:
+        self.app.reload_list(self.kind)  # type: ignore[attr-defined]
+
+    def reloaded(self, counts: ListCounts) -> None:
+        self.set_status(counts.summary() + (" (ledger unchanged)" if counts.unchanged_source else ""))
+        self.load()

@@ -1,0 +1,105 @@
+"""The main screen: a sidebar (Integrations and the lists) beside the page it shows."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, OptionList
+from textual.widgets.option_list import Option
+
+from dext_tui.core.domain import ALL_KINDS, Kind
+from dext_tui.screens.integration import IntegrationPage
+from dext_tui.screens.list_page import ListPage
+
+PAGES: list[tuple[str, str]] = [("integration", "Integrations")] + [
+    (f"list-{k.value}", k.label) for k in ALL_KINDS
+]
+
+
+class Sidebar(OptionList):
+    BINDINGS = [Binding(str(n), f"screen.go({n - 1})", show=False) for n in range(1, len(PAGES) + 1)]
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("m", "integration('manage_menu')", "Manage connection"),
+        Binding("r", "integration('refresh_all')", "Refresh all"),
+        Binding("c", "integration('connect')", "Connect"),
+        Binding("e", "integration('reconnect')", "Reconnect"),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "integration":
+            # Integration page keys: only on that page, and only when they apply to the connection.
+            if self.current_page != "integration":
+                return False
+            return self.app.check_action(str(parameters[0]), ())
+        return True
+
+    def action_integration(self, action: str) -> None:
+        getattr(self.app, f"action_{action}")()
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="≡")
+        with Horizontal(id="body"):
+            options: list[Option | None] = [
+                Option("Connections", id="h-connections", disabled=True),
+                Option(f"1 {PAGES[0][1]}", id=PAGES[0][0]),
+                None,
+                Option("Lists", id="h-lists", disabled=True),
+            ]
+            options += [Option(f"{n} {label}", id=page) for n, (page, label) in enumerate(PAGES[1:], 2)]
+            yield Sidebar(*options, id="sidebar")
+            with ContentSwitcher(initial="integration", id="pages"):
+                yield IntegrationPage()
+                for kind in ALL_KINDS:
+                    yield ListPage(kind)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        sidebar = self.query_one(Sidebar)
+        sidebar.highlighted = sidebar.get_option_index("integration")
+        sidebar.focus()
+
+    @property
+    def integration(self) -> IntegrationPage:
+        return self.query_one(IntegrationPage)
+
+    def list_page(self, kind: Kind) -> ListPage:
+        return self.query_one(f"#list-{kind.value}", ListPage)
+
+    @property
+    def current_page(self) -> str:
+        return self.query_one(ContentSwitcher).current or "integration"
+
+    def action_go(self, index: int) -> None:
+        self.show_page(PAGES[index][0])
+
+    def show_page(self, page: str, *, focus: bool = True) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = page
+        sidebar = self.query_one(Sidebar)
+        with sidebar.prevent(OptionList.OptionHighlighted):
+            sidebar.highlighted = sidebar.get_option_index(page)
+        if page.startswith("list-"):
+            list_page = self.query_one(f"#{page}", ListPage)
+            list_page.show()
+            if not focus:
+                sidebar.focus()
+        elif focus:
+            self.query_one(IntegrationPage).focus()
+        self.refresh_bindings()
+
+    @on(OptionList.OptionSelected, "#sidebar")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.show_page(event.option.id)
+
+    @on(OptionList.OptionHighlighted, "#sidebar")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        # Moving through the sidebar previews the page; Enter (or tab) moves into it.
+        if event.option.id and event.option.id != self.current_page:
+            self.show_page(event.option.id, focus=False)

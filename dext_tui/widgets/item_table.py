@@ -1,0 +1,251 @@
+"""A virtual table for big lists: renders only the rows on screen (Line API), filters in memory.
+
+The built-in DataTable measures every cell of every row (~12 s at 100k rows). This one keeps the rows as
+plain tuples and a list of indexes for the current filter, so opening a 100,000-item list and filtering it
+both take milliseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from dext_tui.core.domain import ItemRow
+from dext_tui.core.text import printable
+
+STATUS_WIDTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    id: int
+    code: str
+    name: str
+    status: str
+    haystack: str
+
+    @classmethod
+    def from_item(cls, item: ItemRow) -> TableRow:
+        code, name = printable(item.code), printable(item.name)
+        return cls(item.id, code, name, item.status, f"{item.code or ''}\x00{item.name}".casefold())
+
+
+def _fit(text: str, width: int) -> str:
+    if width <= 0:
+        return ""
+    if len(text) > width:
+        return text[: max(0, width - 1)] + "…"
+    return text.ljust(width)
+
+
+class ItemTable(ScrollView, can_focus=True):
+    """Rows of code, name and status; a cursor; filter with `set_filter`."""
+
+    COMPONENT_CLASSES = {
+        "item-table--header",
+        "item-table--cursor",
+        "item-table--archived",
+    }
+    DEFAULT_CSS = """
+    ItemTable { height: 1fr; }
+    ItemTable > .item-table--header { text-style: bold; background: $panel; }
+    ItemTable > .item-table--cursor { background: $block-cursor-blurred-background; }
+    ItemTable:focus > .item-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    ItemTable > .item-table--archived { color: $text-muted; text-style: italic; }
+    """
+    BINDINGS = [
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=True)
+
+    class Typed(Message):
+        """A printable key on the table: the page starts (or continues) the filter with it."""
+
+        def __init__(self, character: str) -> None:
+            super().__init__()
+            self.character = character
+
+    class CursorMoved(Message):
+        def __init__(self, row: TableRow | None) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._rows: list[TableRow] = []
+        self._visible: list[int] = []
+        self._filter = ""
+        self._show_archived = False
+        self._code_width = 4
+
+    # -- data -------------------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        return len(self._visible)
+
+    @property
+    def total_count(self) -> int:
+        return len(self._rows)
+
+    @property
+    def archived_count(self) -> int:
+        return sum(1 for r in self._rows if r.status == "archived")
+
+    @property
+    def show_archived(self) -> bool:
+        return self._show_archived
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    @property
+    def current_row(self) -> TableRow | None:
+        if 0 <= self.cursor < len(self._visible):
+            return self._rows[self._visible[self.cursor]]
+        return None
+
+    def visible_rows(self) -> list[TableRow]:
+        return [self._rows[i] for i in self._visible]
+
+    def set_rows(self, rows: Sequence[TableRow]) -> None:
+        """Replace the data; the cursor stays on the same item (by id) when it is still shown."""
+        keep = self.current_row.id if self.current_row else None
+        old_cursor = self.cursor
+        self._rows = list(rows)
+        longest = max((len(r.code) for r in self._rows), default=0)
+        self._code_width = max(4, longest) if longest else 0  # no codes at all: no code column
+        self._apply(keep_id=keep, fallback=old_cursor)
+
+    def set_filter(self, text: str) -> None:
+        if text == self._filter:
+            return
+        keep = self.current_row.id if self.current_row else None
+        self._filter = text
+        self._apply(keep_id=keep, fallback=0)
+
+    def set_show_archived(self, show: bool) -> None:
+        keep = self.current_row.id if self.current_row else None
+        self._show_archived = show
+        self._apply(keep_id=keep, fallback=self.cursor)
+
+    def _apply(self, *, keep_id: int | None, fallback: int) -> None:
+        needle = self._filter.casefold().strip()
+        rows = self._rows
+        if self._show_archived:
+            candidates = range(len(rows))
+        else:
+            candidates = [i for i, r in enumerate(rows) if r.status != "archived"]
+        if needle:
+            self._visible = [i for i in candidates if needle in rows[i].haystack]
+        else:
+            self._visible = list(candidates)
+        cursor = None
+        if keep_id is not None:
+            for pos, i in enumerate(self._visible):
+                if rows[i].id == keep_id:
+                    cursor = pos
+                    break
+        if cursor is None:
+            cursor = min(max(fallback, 0), max(len(self._visible) - 1, 0))
+        self.virtual_size = Size(self.size.width, len(self._visible) + 1)
+        self.cursor = cursor
+        self._scroll_to_cursor()
+        self.refresh()
+
+    # -- movement ---------------------------------------------------------------------------------
+
+    def watch_cursor(self, _old: int, _new: int) -> None:
+        self.post_message(self.CursorMoved(self.current_row))
+
+    @property
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_to_cursor(self) -> None:
+        top = round(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self._page_height:
+            self.scroll_to(y=self.cursor - self._page_height + 1, animate=False, immediate=True)
+
+    def move_cursor(self, delta: int) -> None:
+        if not self._visible:
+            return
+        self.cursor = min(max(self.cursor + delta, 0), len(self._visible) - 1)
+        self._scroll_to_cursor()
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor(direction * self._page_height)
+
+    def action_jump(self, where: int) -> None:
+        if self._visible:
+            self.move_cursor((len(self._visible) - 1 if where < 0 else 0) - self.cursor)
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character and event.character not in "\t\r\n":
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.Typed(event.character))
+
+    def on_click(self, event: events.Click) -> None:
+        row = round(self.scroll_y) + event.y - 1
+        if 0 <= row < len(self._visible) and event.y >= 1:
+            self.cursor = row
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._visible) + 1)
+        self._scroll_to_cursor()
+
+    # -- rendering --------------------------------------------------------------------------------
+
+    def _columns(self, width: int) -> tuple[int, int]:
+        code_w = min(self._code_width, max(4, (width - STATUS_WIDTH - 4) * 2 // 5)) if self._code_width else 0
+        name_w = max(1, width - code_w - STATUS_WIDTH - (4 if code_w else 3))
+        return code_w, name_w
+
+    def _line(self, code: str, name: str, status: str, width: int) -> str:
+        code_w, name_w = self._columns(width)
+        code_part = f"{_fit(code, code_w)} " if code_w else ""
+        return f" {code_part}{_fit(name, name_w)} {_fit(status, STATUS_WIDTH)} "[:width].ljust(width)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            style = base + self.get_component_rich_style("item-table--header")
+            return Strip([Segment(self._line("Code", "Name", "Status", width), style)], width)
+        index = round(self.scroll_y) + y - 1
+        if index >= len(self._visible):
+            if y == 1 and not self._visible:
+                message = f" No item matches “{self._filter}”" if self._filter else " This list is empty"
+                muted = base + self.get_component_rich_style("item-table--archived")
+                return Strip([Segment(_fit(printable(message), width), muted)], width)
+            return Strip.blank(width, base)
+        row = self._rows[self._visible[index]]
+        style: Style = base
+        if row.status == "archived":
+            style += self.get_component_rich_style("item-table--archived")
+        if index == self.cursor:
+            style += self.get_component_rich_style("item-table--cursor")
+        return Strip([Segment(self._line(row.code, row.name, row.status, width), style)], width)

@@ -1,0 +1,232 @@
+"""Pilot tests: the app driven with the keyboard (and the mouse where a user would), as a person would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tui_helpers import connected_service, make_app, screen_text, settle
+
+from dext_tui.core.domain import ConnectionStatus, Kind
+from dext_tui.screens.dialogs import ConnectDialog, WorkspaceDialog
+from dext_tui.screens.list_page import ListPage
+from dext_tui.widgets.item_table import ItemTable
+from dext_tui.widgets.menu import DropdownMenu
+
+
+async def test_integration_page_shows_the_connection(data_dir: Path, small_ledger: Path) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        text = screen_text(app)
+        assert "Connections › Integrations" in text
+        assert "Beancount" in text and "Acme Widgets Ltd" in text
+        assert "● Connected" in text
+        assert "Connected since" in text and "Last refresh" in text
+        page = app.main.integration
+        assert page.query_one("#manage").display
+        assert not page.query_one("#reconnect").display
+        assert "Manage connection" in text  # the footer shows the key
+
+
+async def test_manage_menu_by_key_refreshes_with_counts(data_dir: Path, small_ledger: Path) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    small_ledger.write_text(small_ledger.read_text().replace('"Rail Co"', '"Train Co"'))
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, DropdownMenu)
+        await pilot.press("enter")  # the first entry: Refresh integration data
+        await settle(pilot, app)
+        messages = [n.message for n in app._notifications]
+        assert any("Suppliers: 1 added, 1 archived" in m for m in messages), messages
+        text = screen_text(app)
+        assert "✓ 1 added, 1 archived" in text
+
+
+async def test_manage_menu_opens_with_the_mouse_and_closes_with_escape(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        await pilot.click("#manage")
+        await pilot.pause()
+        assert isinstance(app.screen, DropdownMenu)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DropdownMenu)
+
+
+async def test_expired_connection_shows_reconnect_and_reconnects(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    moved = small_ledger.with_name("moved.beancount")
+    os.rename(small_ledger, moved)
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert app.info.status == ConnectionStatus.EXPIRED
+        text = screen_text(app)
+        assert "▲ Expired" in text and "Ledger file not found" in text
+        assert app.info.status_reason == f"Ledger file not found: {small_ledger}"
+        assert app.main.integration.query_one("#reconnect").display
+        assert any(n.severity == "error" for n in app._notifications)
+
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ConnectDialog)
+        path_input = app.screen.query_one("#path")
+        path_input.value = str(moved)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, ConnectDialog)
+        assert app.info.status == ConnectionStatus.CONNECTED
+        assert app.info.target == str(moved)
+        assert not app.main.integration.query_one("#reconnect").display
+
+
+async def test_connect_flow_validates_the_path(data_dir: Path, small_ledger: Path, tmp_path: Path) -> None:
+    app = make_app(data_dir, workspace="Fresh")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert "Not connected" in screen_text(app)
+        await pilot.press("c")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConnectDialog)
+        await pilot.press(*str(tmp_path / "nope.beancount"))
+        await pilot.pause()
+        assert "Ledger file not found" in screen_text(app)
+        await pilot.press("enter")  # refused: still open
+        await pilot.pause()
+        assert app.screen is dialog
+
+        broken = tmp_path / "broken.beancount"
+        broken.write_text("2024-01-01 open Expenses:Food\n2024-01-02 * \"X\" \"\"\n  Expenses:Food 1 USD\n"
+                          "  Assets:Nowhere\n")
+        dialog.query_one("#path").value = str(broken)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.screen is dialog
+        message = str(dialog.query_one("#path-check").content)
+        assert f"{broken}:2:" in message and "Assets:Nowhere" in message
+
+        dialog.query_one("#path").value = str(small_ledger)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.screen is not dialog
+        assert app.info is not None and app.info.tenant_name == "Acme Widgets Ltd"
+        assert "Acme Widgets Ltd" in screen_text(app)
+
+
+async def test_list_view_filters_as_you_type_and_shows_archived(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("5")  # Tax codes
+        await pilot.press("enter")
+        await settle(pilot, app)
+        page = app.main.query_one("#list-tax_codes", ListPage)
+        table = page.query_one(ItemTable)
+        assert [r.name for r in table.visible_rows()] == ["Standard 20%", "Zero rated"]
+        assert "1 archived hidden" in screen_text(app)
+        await pilot.press("ctrl+t")
+        assert [r.name for r in table.visible_rows()] == ["Retired code", "Standard 20%", "Zero rated"]
+        await pilot.press("z", "e", "r")
+        assert page.filter_input.value == "zer"
+        assert [r.name for r in table.visible_rows()] == ["Zero rated"]
+        assert "1 of 3 shown" in screen_text(app)
+        await pilot.press("escape")  # clears the filter
+        assert page.filter_input.value == ""
+        assert table.row_count == 3
+
+
+async def test_reload_one_list_keeps_the_cursor_on_its_row(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3", "enter")  # Suppliers
+        await settle(pilot, app)
+        table = app.main.query_one("#list-suppliers", ListPage).query_one(ItemTable)
+        assert [r.name for r in table.visible_rows()] == ["Landlord Ltd", "Rail Co"]
+        await pilot.press("down")
+        assert table.current_row.name == "Rail Co"
+        # A supplier that sorts first arrives upstream: the cursor must stay on Rail Co.
+        small_ledger.write_text(small_ledger.read_text() + '\n2024-02-01 * "Aardvark Supplies" ""\n'
+                                "  Expenses:Travel  1.00 GBP\n  Assets:Bank:Current\n")
+        await pilot.press("ctrl+r")
+        await settle(pilot, app)
+        assert [r.name for r in table.visible_rows()] == ["Aardvark Supplies", "Landlord Ltd", "Rail Co"]
+        assert table.current_row.name == "Rail Co"
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith("Suppliers: 1 added") for m in messages), messages
+        assert "Suppliers: 1 added" in screen_text(app)
+
+
+async def test_names_from_the_ledger_are_shown_literally(data_dir, write_ledger) -> None:
+    ledger = write_ledger(
+        """
+        2024-01-01 open Expenses:Misc USD
+        2024-01-01 open Assets:Cash USD
+        2024-01-02 * "[bold red]Evil[/]" ""
+          Expenses:Misc  1 USD
+          Assets:Cash
+        2024-01-03 * "Bell\\x1b[2Jring" ""
+          Expenses:Misc  1 USD
+          Assets:Cash
+        """
+    )
+    text = ledger.read_text().replace("\\x1b", "\x1b")
+    ledger.write_text(text)
+    (await connected_service(data_dir, ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3", "enter")
+        await settle(pilot, app)
+        shown = screen_text(app)
+        assert "[bold red]Evil[/]" in shown
+        assert "Bell\\x1b[2Jring" in shown
+        assert "\x1b" not in shown
+
+
+async def test_switch_workspace_creates_and_opens_one(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f2")
+        await pilot.pause()
+        assert isinstance(app.screen, WorkspaceDialog)
+        await pilot.press(*"Client B", "enter")
+        await settle(pilot, app)
+        assert app.workspace.name == "Client B"
+        assert app.info is None
+        assert "Not connected" in screen_text(app)
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press(*"acm", "enter")  # filter, then the highlighted match
+        await settle(pilot, app)
+        assert app.workspace.name == "Acme" and app.info is not None
+
+
+async def test_command_palette_finds_refresh(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    small_ledger.write_text(small_ledger.read_text().replace('"Rail Co"', '"Train Co"'))
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"refresh integ")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert any("Suppliers: 1 added" in n.message for n in app._notifications)
+        assert {r.name for r in app.service.items(app.workspace, Kind.SUPPLIERS)} == {"Landlord Ltd", "Train Co"}
