@@ -29,8 +29,11 @@ def counts_message(counts: list[ListCounts]) -> str:
     lines = [printable(c.summary()) for c in changed]
     quiet = len(counts) - len(changed)
     if quiet:
-        lines.append(f"{'Other lists' if changed else 'All lists'}: no changes" if quiet > 1 else
-                     printable(next(c for c in counts if c not in changed).summary()))
+        lines.append(
+            f"{'Other lists' if changed else 'All lists'}: no changes"
+            if quiet > 1
+            else printable(next(c for c in counts if c not in changed).summary())
+        )
     return "\n".join(lines)
 
 
@@ -129,23 +132,34 @@ class DextApp(App[int]):
             return
         info = self.info
         if info is None:
-            yield SystemCommand("Connect accounting software", "Connect a Beancount ledger", self.action_connect)
+            yield SystemCommand(
+                "Connect accounting software", "Connect a Beancount ledger", self.action_connect
+            )
         else:
             yield SystemCommand(
-                "Refresh integration data", "Pull every list from the connected software", self.action_refresh_all
+                "Refresh integration data",
+                "Pull every list from the connected software",
+                self.action_refresh_all,
             )
             yield SystemCommand(
-                "Reconnect", "Connect the same books again; rules and settings are kept", self.action_reconnect
+                "Reconnect",
+                "Connect the same books again; rules and settings are kept",
+                self.action_reconnect,
             )
-        yield SystemCommand("Switch workspace", "Open or create another client workspace",
-                            self.action_switch_workspace)
+        yield SystemCommand(
+            "Switch workspace", "Open or create another client workspace", self.action_switch_workspace
+        )
         for n, (page, label) in enumerate(PAGES):
-            yield SystemCommand(f"Go to {label}", f"Show {label} ({n + 1} in the sidebar)",
-                                lambda page=page: self.main.show_page(page))
+            yield SystemCommand(
+                f"Go to {label}",
+                f"Show {label} ({n + 1} in the sidebar)",
+                lambda page=page: self.main.show_page(page),
+            )
             if page.startswith("list-") and info is not None:
                 kind = Kind(page.removeprefix("list-"))
-                yield SystemCommand(f"Reload {label}", f"Pull {label.lower()} only",
-                                    lambda kind=kind: self.reload_list(kind))
+                yield SystemCommand(
+                    f"Reload {label}", f"Pull {label.lower()} only", lambda kind=kind: self.reload_list(kind)
+                )
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -161,8 +175,11 @@ class DextApp(App[int]):
         button = page.query_one("#manage")
         self.main.show_page("integration")
         options = [
-            Option("Refresh integration data  r", id="refresh",
-                   disabled=self.info.status != ConnectionStatus.CONNECTED or self.refreshing),
+            Option(
+                "Refresh integration data  r",
+                id="refresh",
+                disabled=self.info.status != ConnectionStatus.CONNECTED or self.refreshing,
+            ),
             Option("Reconnect…  e", id="reconnect"),
         ]
 
@@ -210,7 +227,9 @@ class DextApp(App[int]):
         except DextError as exc:
             for kind in kinds:
                 self.main.list_page(kind).set_status("")
-            self.notify(printable(str(exc)), title="Refresh failed", severity="error", markup=False, timeout=10)
+            self.notify(
+                printable(str(exc)), title="Refresh failed", severity="error", markup=False, timeout=10
+            )
             page.refresh_finished()
             await self.reload_info()
             return
@@ -220,8 +239,13 @@ class DextApp(App[int]):
         await self.reload_info()
         title = f"{kinds[0].label} reloaded" if single else "Integration data refreshed"
         failed = any(not c.ok for c in counts)
-        self.notify(counts_message(counts), title=title + (" with errors" if failed else ""),
-                    severity="error" if failed else "information", markup=False, timeout=8)
+        self.notify(
+            counts_message(counts),
+            title=title + (" with errors" if failed else ""),
+            severity="error" if failed else "information",
+            markup=False,
+            timeout=8,
+        )
 
     def action_connect(self) -> None:
         from dext_tui.screens.dialogs import ConnectDialog

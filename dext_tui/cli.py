@@ -33,10 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Without a command, opens the terminal app.",
     )
     parser.add_argument("--version", action="version", version=f"dext-tui {__version__}")
-    parser.add_argument("--data-dir", metavar="DIR", help="where data lives (default: DEXT_TUI_DATA_DIR or the "
-                        "platform's user data dir)")
-    parser.add_argument("--workspace", metavar="NAME", help='workspace to use (created if new; default "Default")')
-    parser.add_argument("--demo", action="store_true", help="open the Demo workspace on the bundled sample ledger")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where data lives (default: DEXT_TUI_DATA_DIR or the platform's user data dir)",
+    )
+    parser.add_argument(
+        "--workspace", metavar="NAME", help='workspace to use (created if new; default "Default")'
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="open the Demo workspace on the bundled sample ledger"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("status", help="the connection's status")
@@ -52,8 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("refresh", help="pull lists from the connected software")
-    p.add_argument("--list", dest="kind", choices=KIND_CHOICES, metavar="KIND",
-                   help=f"only this list ({', '.join(KIND_CHOICES)})")
+    p.add_argument(
+        "--list",
+        dest="kind",
+        choices=KIND_CHOICES,
+        metavar="KIND",
+        help=f"only this list ({', '.join(KIND_CHOICES)})",
+    )
     p.add_argument("--force", action="store_true", help="read the source even if it looks unchanged")
     p.add_argument("--json", action="store_true")
 

@@ -11,10 +11,7 @@ import pytest
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
-BEAN_EXAMPLE = (
-    "import sys; from beancount.scripts.example import main; "
-    "sys.argv[0] = 'bean-example'; main()"
-)
+BEAN_EXAMPLE = "import sys; from beancount.scripts.example import main; sys.argv[0] = 'bean-example'; main()"
 
 
 @pytest.fixture
@@ -48,8 +45,21 @@ def make_bean_example(out: Path, seed: int) -> Path:
     """A realistic ledger from beancount's own `bean-example`, with fixed dates so it is repeatable."""
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-c", BEAN_EXAMPLE, "--seed", str(seed), "--date-begin", "2024-01-01",
-         "--date-end", "2025-06-30", "--date-birth", "1980-05-12", "--output", str(out)],
+        [
+            sys.executable,
+            "-c",
+            BEAN_EXAMPLE,
+            "--seed",
+            str(seed),
+            "--date-begin",
+            "2024-01-01",
+            "--date-end",
+            "2025-06-30",
+            "--date-birth",
+            "1980-05-12",
+            "--output",
+            str(out),
+        ],
         check=True,
         capture_output=True,
     )

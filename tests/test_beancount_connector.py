@@ -92,7 +92,7 @@ async def test_a_malformed_tax_code_directive_is_reported(write_ledger, tmp_path
 
 
 async def test_a_missing_ledger_is_an_expired_source(tmp_path: Path) -> None:
-    with pytest.raises(ConnectionExpired, match="Ledger file not found: .*gone.beancount"):
+    with pytest.raises(ConnectionExpired, match=r"Ledger file not found: .*gone\.beancount"):
         await BeancountConnector(tmp_path / "gone.beancount").fetch()
 
 
@@ -110,7 +110,7 @@ async def test_reading_never_writes_beside_the_ledger(bean_example_ledger: Path,
 
 
 async def test_fingerprint_notices_a_change_to_an_included_file(write_ledger, tmp_path: Path) -> None:
-    write_ledger('2024-01-01 open Expenses:Food USD\n', name="accounts.beancount")
+    write_ledger("2024-01-01 open Expenses:Food USD\n", name="accounts.beancount")
     main = write_ledger('include "accounts.beancount"\n2024-01-01 open Assets:Cash USD\n')
     connector = BeancountConnector(main, cache_dir=tmp_path)
     result = await connector.fetch()

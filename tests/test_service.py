@@ -35,7 +35,7 @@ async def test_refresh_adds_changes_archives_and_restores(service, small_ledger:
     counts = {c.kind: c for c in await service.refresh(ws)}
     assert (counts[Kind.SUPPLIERS].added, counts[Kind.SUPPLIERS].archived) == (2, 1)
     assert counts[Kind.CATEGORIES].changed == 1
-    assert "Suppliers: 2 added, 1 archived" == counts[Kind.SUPPLIERS].summary()
+    assert counts[Kind.SUPPLIERS].summary() == "Suppliers: 2 added, 1 archived"
     assert names(service, ws, Kind.SUPPLIERS, include_archived=True)["Rail Co"] == "archived"
     after = {r.name: r.id for r in service.items(ws, Kind.SUPPLIERS, include_archived=True)}
     assert after["Landlord Ltd"] == ids_before["Landlord Ltd"]  # ids are stable
@@ -64,8 +64,11 @@ async def test_unchanged_ledger_is_not_parsed_again(service, small_ledger: Path,
 async def test_reload_of_one_list_leaves_the_others(service, small_ledger: Path) -> None:
     ws = service.ensure_workspace("Acme")
     await service.connect(ws, "beancount", str(small_ledger))
-    small_ledger.write_text(small_ledger.read_text().replace('"Rail Co"', '"Train Co"').replace(
-        '"Big Client plc"', '"Bigger Client plc"'))
+    small_ledger.write_text(
+        small_ledger.read_text()
+        .replace('"Rail Co"', '"Train Co"')
+        .replace('"Big Client plc"', '"Bigger Client plc"')
+    )
     counts = await service.refresh(ws, [Kind.CUSTOMERS])
     assert [c.kind for c in counts] == [Kind.CUSTOMERS]
     assert "Bigger Client plc" in names(service, ws, Kind.CUSTOMERS)
@@ -78,9 +81,10 @@ async def test_a_ledger_with_errors_changes_nothing(service, small_ledger: Path)
     ws = service.ensure_workspace("Acme")
     await service.connect(ws, "beancount", str(small_ledger))
     before = {k: service.items(ws, k, include_archived=True) for k in Kind}
-    small_ledger.write_text(small_ledger.read_text() + "\n2024-03-01 * \"X\" \"\"\n  Expenses:Nope 1 GBP\n"
-                            "  Assets:Bank:Current\n")
-    with pytest.raises(InvalidData, match="books.beancount:\\d+: .*Expenses:Nope"):
+    small_ledger.write_text(
+        small_ledger.read_text() + '\n2024-03-01 * "X" ""\n  Expenses:Nope 1 GBP\n  Assets:Bank:Current\n'
+    )
+    with pytest.raises(InvalidData, match=r"books\.beancount:\d+: .*Expenses:Nope"):
         await service.refresh(ws)
     assert {k: service.items(ws, k, include_archived=True) for k in Kind} == before
     assert service.connection(ws).status == ConnectionStatus.CONNECTED
@@ -134,9 +138,13 @@ async def test_refresh_without_connection_says_so(service) -> None:
 async def test_a_failing_list_is_rolled_back_and_reported(service, small_ledger: Path, monkeypatch) -> None:
     ws = service.ensure_workspace("Acme")
     await service.connect(ws, "beancount", str(small_ledger))
-    small_ledger.write_text(small_ledger.read_text().replace('"Rail Co"', '"Train Co"').replace(
-        '"Big Client plc"', '"Bigger Client plc"'))
-    from dext_tui.core import lists, service as service_module
+    small_ledger.write_text(
+        small_ledger.read_text()
+        .replace('"Rail Co"', '"Train Co"')
+        .replace('"Big Client plc"', '"Bigger Client plc"')
+    )
+    from dext_tui.core import lists
+    from dext_tui.core import service as service_module
 
     real = lists.apply_remote_list
 

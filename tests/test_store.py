@@ -46,17 +46,18 @@ def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
         assert set(columns) == {c.name for c in table.columns}, table.name
         for column in table.columns:
             assert columns[column.name][0] == (not column.nullable) or column.primary_key, (
-                table.name, column.name)
+                table.name,
+                column.name,
+            )
 
 
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
     store = open_store(tmp_path / "dext.db")
-    with pytest.raises(Exception, match="FOREIGN KEY"):
-        with store.write() as s:
-            s.connection().exec_driver_sql(
-                "INSERT INTO listitem (workspace_id, kind, generation, name, status, visible, origin,"
-                " created_at, updated_at) VALUES (999, 'suppliers', 0, 'x', 'active', 1, 'local', '', '')"
-            )
+    with pytest.raises(Exception, match="FOREIGN KEY"), store.write() as s:
+        s.connection().exec_driver_sql(
+            "INSERT INTO listitem (workspace_id, kind, generation, name, status, visible, origin,"
+            " created_at, updated_at) VALUES (999, 'suppliers', 0, 'x', 'active', 1, 'local', '', '')"
+        )
     store.close()
 
 

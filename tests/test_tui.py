@@ -106,8 +106,9 @@ async def test_connect_flow_validates_the_path(data_dir: Path, small_ledger: Pat
         assert app.screen is dialog
 
         broken = tmp_path / "broken.beancount"
-        broken.write_text("2024-01-01 open Expenses:Food\n2024-01-02 * \"X\" \"\"\n  Expenses:Food 1 USD\n"
-                          "  Assets:Nowhere\n")
+        broken.write_text(
+            '2024-01-01 open Expenses:Food\n2024-01-02 * "X" ""\n  Expenses:Food 1 USD\n  Assets:Nowhere\n'
+        )
         dialog.query_one("#path").value = str(broken)
         await pilot.press("enter")
         await settle(pilot, app)
@@ -158,8 +159,10 @@ async def test_reload_one_list_keeps_the_cursor_on_its_row(data_dir, small_ledge
         await pilot.press("down")
         assert table.current_row.name == "Rail Co"
         # A supplier that sorts first arrives upstream: the cursor must stay on Rail Co.
-        small_ledger.write_text(small_ledger.read_text() + '\n2024-02-01 * "Aardvark Supplies" ""\n'
-                                "  Expenses:Travel  1.00 GBP\n  Assets:Bank:Current\n")
+        small_ledger.write_text(
+            small_ledger.read_text() + '\n2024-02-01 * "Aardvark Supplies" ""\n'
+            "  Expenses:Travel  1.00 GBP\n  Assets:Bank:Current\n"
+        )
         await pilot.press("ctrl+r")
         await settle(pilot, app)
         assert [r.name for r in table.visible_rows()] == ["Aardvark Supplies", "Landlord Ltd", "Rail Co"]
@@ -229,4 +232,7 @@ async def test_command_palette_finds_refresh(data_dir, small_ledger) -> None:
         await pilot.press("enter")
         await settle(pilot, app)
         assert any("Suppliers: 1 added" in n.message for n in app._notifications)
-        assert {r.name for r in app.service.items(app.workspace, Kind.SUPPLIERS)} == {"Landlord Ltd", "Train Co"}
+        assert {r.name for r in app.service.items(app.workspace, Kind.SUPPLIERS)} == {
+            "Landlord Ltd",
+            "Train Co",
+        }

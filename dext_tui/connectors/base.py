@@ -14,6 +14,7 @@ class FetchResult:
 
     lists: dict[Kind, list[RemoteItem]]
     tenant_name: str | None
+    tenant_id: str | None = None  # what identifies the organisation (None: the source cannot tell)
     fingerprint: str | None = None  # None: the source cannot tell whether it changed
     warnings: list[str] = field(default_factory=list)
 

@@ -245,16 +245,12 @@ def extract_lists(entries: list[Any], options: dict[str, Any]) -> dict[Kind, lis
         a for a, e in opens.items() if root(a) in (root_assets, root_liabilities) and _is_true(e.meta, "bank")
     ]
     bank_source = marked or [a for a in payers if a in opens]
-    bank_accounts = [
-        account_item(a, "asset" if root(a) == root_assets else "liability") for a in bank_source
-    ]
+    bank_accounts = [account_item(a, "asset" if root(a) == root_assets else "liability") for a in bank_source]
 
     tracking = []
     for tag in {**tags, **dict.fromkeys(tracking_names)}:
         label, archived = tracking_names.get(tag, (tag, False))
-        tracking.append(
-            RemoteItem(tag, tag, label, ItemStatus.ARCHIVED if archived else ItemStatus.ACTIVE)
-        )
+        tracking.append(RemoteItem(tag, tag, label, ItemStatus.ARCHIVED if archived else ItemStatus.ACTIVE))
 
     currencies = []
     for code in dict.fromkeys([*options.get("operating_currency", []), *posted_currencies]):
@@ -279,7 +275,9 @@ def _tax_code(entry: Any) -> RemoteItem:
     try:
         rate = Decimal(str(values[2]))
     except (InvalidOperation, ValueError):
-        raise _custom_error(entry, f'custom "tax-code" {code!r}: rate {values[2]!r} is not a number') from None
+        raise _custom_error(
+            entry, f'custom "tax-code" {code!r}: rate {values[2]!r} is not a number'
+        ) from None
     if not code:
         raise _custom_error(entry, 'custom "tax-code" has an empty code')
     return RemoteItem(
@@ -363,5 +361,6 @@ class BeancountConnector:
         return FetchResult(
             lists={k: result.lists[k.value] for k in kinds},
             tenant_name=result.title or self.ledger.name,
+            tenant_id=result.title,  # a ledger's title names its books; an untitled ledger cannot be told
             fingerprint=fingerprint,
         )

@@ -169,6 +169,16 @@ class ListSyncInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionEventInfo:
+    """One entry of a connection's timeline."""
+
+    at: datetime
+    from_status: str | None
+    to_status: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class ConnectionInfo:
     """The workspace's current connection, as the Integration page shows it."""
 

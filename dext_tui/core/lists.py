@@ -53,8 +53,19 @@ def apply_remote_list(
         old = existing.get(item.remote_id)
         if old is None:
             inserts.append(
-                (workspace_id, kind.value, connection_id, generation, item.remote_id, item.code, item.name,
-                 status, data, now, now)
+                (
+                    workspace_id,
+                    kind.value,
+                    connection_id,
+                    generation,
+                    item.remote_id,
+                    item.code,
+                    item.name,
+                    status,
+                    data,
+                    now,
+                    now,
+                )
             )
             added += 1
         elif (old[2], old[3], old[4], old[5]) != (item.code, item.name, status, data):
@@ -63,9 +74,7 @@ def apply_remote_list(
                 restored += 1
             else:
                 changed += 1
-    vanished = [
-        (now, r[0]) for rid, r in existing.items() if rid not in seen and r[4] != ItemStatus.ARCHIVED
-    ]
+    vanished = [(now, r[0]) for rid, r in existing.items() if rid not in seen and r[4] != ItemStatus.ARCHIVED]
     if inserts:
         conn.exec_driver_sql(
             "INSERT INTO listitem (workspace_id, kind, connection_id, generation, remote_id, code, name,"
@@ -79,9 +88,7 @@ def apply_remote_list(
             updates,
         )
     if vanished:
-        conn.exec_driver_sql(
-            "UPDATE listitem SET status = 'archived', updated_at = ? WHERE id = ?", vanished
-        )
+        conn.exec_driver_sql("UPDATE listitem SET status = 'archived', updated_at = ? WHERE id = ?", vanished)
     total = len(seen)
     conn.exec_driver_sql(
         "INSERT INTO listsync (connection_id, kind, last_attempt_at, last_success_at, added, changed,"
@@ -111,10 +118,7 @@ def query_items(
     conn: SAConnection, workspace_id: int, kind: Kind, *, include_archived: bool = False
 ) -> list[ItemRow]:
     """Every item of one list of the workspace, sorted by name then code (one query)."""
-    sql = (
-        "SELECT id, code, name, status, remote_id, origin FROM listitem"
-        " WHERE workspace_id = ? AND kind = ?"
-    )
+    sql = "SELECT id, code, name, status, remote_id, origin FROM listitem WHERE workspace_id = ? AND kind = ?"
     if not include_archived:
         sql += " AND status = 'active'"
     sql += " ORDER BY name COLLATE NOCASE, code COLLATE NOCASE, id"

@@ -20,6 +20,7 @@ from dext_tui.connectors.beancount_ledger import BeancountConnector
 from dext_tui.core.domain import (
     ALL_KINDS,
     PROVIDER_LABELS,
+    ConnectionEventInfo,
     ConnectionInfo,
     ConnectionStatus,
     ItemRow,
@@ -161,7 +162,7 @@ class DextService:
     def _set_status(self, connection_id: int, status: ConnectionStatus, reason: str | None) -> None:
         with self.store.write() as s:
             conn = s.get(Connection, connection_id)
-            if conn is None or conn.status == status and conn.status_reason == reason:
+            if conn is None or (conn.status == status and conn.status_reason == reason):
                 return
             s.add(
                 ConnectionEvent(
@@ -204,13 +205,17 @@ class DextService:
             now = utcnow()
             with self.store.write() as s:
                 generation = 1 + max(
-                    (c.generation for c in s.exec(select(Connection).where(Connection.workspace_id == ws.id))),
+                    (
+                        c.generation
+                        for c in s.exec(select(Connection).where(Connection.workspace_id == ws.id))
+                    ),
                     default=0,
                 )
                 conn = Connection(
                     workspace_id=ws.id,
                     provider=provider,
                     target=target_text,
+                    tenant_id=result.tenant_id,
                     tenant_name=result.tenant_name,
                     status=ConnectionStatus.CONNECTED.value,
                     connected_at=now,
@@ -225,7 +230,8 @@ class DextService:
                         at=now,
                         from_status=None,
                         to_status=ConnectionStatus.CONNECTED.value,
-                        reason=f"Connected to {PROVIDER_LABELS.get(provider, provider)}: {result.tenant_name}",
+                        reason=f"Connected to {PROVIDER_LABELS.get(provider, provider)}:"
+                        f" {result.tenant_name}",
                     )
                 )
                 return self._apply_all(s, ws, conn, result, loop, progress)
@@ -316,12 +322,12 @@ class DextService:
                         items=result.lists[kind],
                         fingerprint=result.fingerprint,
                     )
-            except Exception as exc:  # noqa: BLE001 - recorded on the list, reported to the user
+            except Exception as exc:
                 message = f"could not save the list: {exc.__class__.__name__}: {exc}"
                 try:
                     with self.store.write() as s:
                         record_list_error(s.connection(), info.id, kind, message)
-                except Exception:  # noqa: BLE001 - the store itself is failing; the message still goes out
+                except Exception:
                     pass
                 c = ListCounts(kind, error=message)
                 loop.call_soon_threadsafe(progress, RefreshEvent("failed", kind, c, message))
@@ -349,8 +355,7 @@ class DextService:
         now = utcnow()
         with self.store.write() as s:
             syncs = {
-                x.kind: x
-                for x in s.exec(select(ListSync).where(ListSync.connection_id == connection_id))
+                x.kind: x for x in s.exec(select(ListSync).where(ListSync.connection_id == connection_id))
             }
             out = []
             for kind in kinds:
@@ -365,6 +370,11 @@ class DextService:
                 s.add(conn)
             return out
 
+    def _tenant_id(self, connection_id: int) -> str | None:
+        with self.store.read() as s:
+            conn = s.get(Connection, connection_id)
+            return conn.tenant_id if conn else None
+
     def _mark_refreshed(self, connection_id: int, tenant_name: str | None) -> None:
         with self.store.write() as s:
             conn = s.get(Connection, connection_id)
@@ -375,7 +385,12 @@ class DextService:
                 s.add(conn)
 
     async def reconnect(
-        self, ws: WorkspaceRef, target: str | None = None, *, progress: ProgressFn = _noop, isolate: bool = False
+        self,
+        ws: WorkspaceRef,
+        target: str | None = None,
+        *,
+        progress: ProgressFn = _noop,
+        isolate: bool = False,
     ) -> tuple[ConnectionInfo, list[ListCounts]]:
         """Connect the same provider and organisation again (for Beancount: the same or a moved ledger).
 
@@ -388,12 +403,12 @@ class DextService:
         connector = self.connector(info.provider, new_target)
         progress(RefreshEvent("reading"))
         result = await connector.fetch(ALL_KINDS, isolate=isolate)
-        if info.tenant_name and result.tenant_name and result.tenant_name != info.tenant_name:
-            if Path(str(info.target)).name != info.tenant_name:  # a titled ledger: titles must agree
-                raise DextError(
-                    f"that is another organisation ({result.tenant_name!r}, not {info.tenant_name!r});"
-                    " use Change connection to move to other books"
-                )
+        tenant_id = await asyncio.to_thread(self._tenant_id, info.id)
+        if tenant_id is not None and result.tenant_id != tenant_id:
+            raise DextError(
+                f"that is another organisation ({result.tenant_name!r}, not {info.tenant_name!r});"
+                " use Change connection to move to other books"
+            )
         loop = asyncio.get_running_loop()
         target_text = str(getattr(connector, "ledger", new_target))
 
@@ -427,15 +442,15 @@ class DextService:
         with self.store.read() as s:
             return query_items(s.connection(), ws.id, kind, include_archived=include_archived)
 
-    def events(self, connection_id: int) -> list[ConnectionEvent]:
+    def events(self, connection_id: int) -> list[ConnectionEventInfo]:
+        """The connection's timeline, oldest first."""
         with self.store.read() as s:
-            return list(
-                s.exec(
-                    select(ConnectionEvent)
-                    .where(ConnectionEvent.connection_id == connection_id)
-                    .order_by(col(ConnectionEvent.id))
-                )
+            rows = s.exec(
+                select(ConnectionEvent)
+                .where(ConnectionEvent.connection_id == connection_id)
+                .order_by(col(ConnectionEvent.id))
             )
+            return [ConnectionEventInfo(e.at, e.from_status, e.to_status, e.reason) for e in rows]
 
     # -- demo -------------------------------------------------------------------------------------
 

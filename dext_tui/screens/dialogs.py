@@ -57,7 +57,11 @@ class ConnectDialog(ModalScreen[tuple[ConnectionInfo, list[ListCounts]] | None])
                 yield OptionList(
                     Option("Beancount ledger (a local file, works offline)", id="beancount"),
                     Option("Xero (arrives with the cloud connectors)", id="xero", disabled=True),
-                    Option("QuickBooks Online (arrives with the cloud connectors)", id="quickbooks", disabled=True),
+                    Option(
+                        "QuickBooks Online (arrives with the cloud connectors)",
+                        id="quickbooks",
+                        disabled=True,
+                    ),
                     id="provider",
                 )
             yield Label("Ledger file", classes="field-label")

@@ -15,9 +15,9 @@ from dext_tui.core.service import RefreshEvent
 from dext_tui.core.text import printable
 
 STATUS_TEXT = {
-    ConnectionStatus.CONNECTED: ("● Connected", "status-connected"),
-    ConnectionStatus.EXPIRED: ("▲ Expired", "status-expired"),
-    ConnectionStatus.DISCONNECTED: ("○ Disconnected", "status-disconnected"),
+    ConnectionStatus.CONNECTED: "● Connected",
+    ConnectionStatus.EXPIRED: "▲ Expired",
+    ConnectionStatus.DISCONNECTED: "○ Disconnected",
 }
 
 
@@ -49,7 +49,9 @@ class IntegrationPage(VerticalScroll):
     def __init__(self) -> None:
         super().__init__(id="integration", classes="page")
         self.info: ConnectionInfo | None = None
-        self.clock: datetime | None = None  # fixed in tests and snapshots
+        self._loaded = False  # show_info has been called (maybe before the table was built)
+        self._table_ready = False
+        self._pending_now: datetime | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("Connections › Integrations", classes="title")
@@ -79,7 +81,8 @@ class IntegrationPage(VerticalScroll):
         for kind in ALL_KINDS:
             table.add_row(kind.label, "", "", "", key=kind.value)
         self.query_one("#refresh-progress").display = False
-        self._show_buttons(None)
+        self._table_ready = True
+        self.show_info(self.info, now=self._pending_now) if self._loaded else self._show_buttons(None)
 
     def _show_buttons(self, info: ConnectionInfo | None) -> None:
         self.query_one("#manage").display = info is not None
@@ -87,8 +90,9 @@ class IntegrationPage(VerticalScroll):
         self.query_one("#connect").display = info is None
 
     def show_info(self, info: ConnectionInfo | None, *, now: datetime | None = None) -> None:
-        self.info = info
-        now = self.clock or now
+        self.info, self._loaded, self._pending_now = info, True, now
+        if not self._table_ready:
+            return  # on_mount shows it
         body = self.query_one("#card-body", Static)
         card = self.query_one("#card")
         card.remove_class("connected", "expired", "disconnected")
@@ -100,12 +104,14 @@ class IntegrationPage(VerticalScroll):
             grid.add_row("Status", Text("○ Not connected", style="bold"))
             grid.add_row("", Text("Connect accounting software to pull its lists (c)."))
         else:
-            label, css = STATUS_TEXT[info.status]
+            label = STATUS_TEXT[info.status]
             card.add_class(info.status.value)
             grid.add_row("Provider", Text(info.provider_label))
             grid.add_row("Organisation", Text(printable(info.tenant_name)))
             if info.target:
-                grid.add_row("Ledger" if info.provider == "beancount" else "Target", Text(printable(info.target)))
+                grid.add_row(
+                    "Ledger" if info.provider == "beancount" else "Target", Text(printable(info.target))
+                )
             status = Text(label, style="bold")
             grid.add_row("Status", status)
             if info.status_reason:
@@ -113,14 +119,18 @@ class IntegrationPage(VerticalScroll):
             grid.add_row("Connected since", Text(when(info.connected_at)))
             grid.add_row("Last refresh", Text(when(info.last_refreshed_at, now)))
             if info.status == ConnectionStatus.EXPIRED:
-                grid.add_row("", Text("Reconnect (e) to resume; every rule and setting is kept.", style="italic"))
+                grid.add_row(
+                    "", Text("Reconnect (e) to resume; every rule and setting is kept.", style="italic")
+                )
         body.update(grid)
         self._show_buttons(info)
         table = self.query_one("#lists", DataTable)
         syncs = {s.kind: s for s in info.lists} if info else {}
         for kind in ALL_KINDS:
             sync = syncs.get(kind)
-            table.update_cell(kind.value, "items", f"{sync.total:,}" if sync and sync.last_success_at else "—")
+            table.update_cell(
+                kind.value, "items", f"{sync.total:,}" if sync and sync.last_success_at else "—"
+            )
             table.update_cell(kind.value, "last", short_when(sync.last_success_at) if sync else "")
             if sync and sync.error:
                 table.update_cell(kind.value, "progress", Text("✗ " + printable(sync.error)))

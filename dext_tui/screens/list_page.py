@@ -33,7 +33,11 @@ class ListPage(Vertical):
         with Horizontal(classes="page-title"):
             yield Label(f"Lists › {self.kind.label}", classes="title")
             yield Static("", id="list-count", classes="count")
-        yield Input(placeholder="Type to filter by code or name", id="filter", select_on_focus=False)
+        with Horizontal(id="filter-row"):
+            yield Label("Filter ", classes="prompt")
+            yield Input(
+                placeholder="type to filter by code or name", id="filter", select_on_focus=False, compact=True
+            )
         yield ItemTable(id="items")
         yield Static("", id="list-status", classes="status-line")
 

@@ -36,7 +36,7 @@ def _configure(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     cur.close()
 
 
-def _begin(conn) -> None:  # noqa: ANN001 - SQLAlchemy Connection
+def _begin(conn) -> None:
     conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
 
@@ -76,9 +76,8 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with Session(self._writer, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
 
     def close(self) -> None:
         self.engine.dispose()

@@ -60,7 +60,9 @@ class ItemTable(ScrollView, can_focus=True):
     ItemTable { height: 1fr; }
     ItemTable > .item-table--header { text-style: bold; background: $panel; }
     ItemTable > .item-table--cursor { background: $block-cursor-blurred-background; }
-    ItemTable:focus > .item-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    ItemTable:focus > .item-table--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
+    }
     ItemTable > .item-table--archived { color: $text-muted; text-style: italic; }
     """
     BINDINGS = [

@@ -1,0 +1,1218 @@
+"""Benchmarks for dext-tui: the figures the issue sets goals for, measured on big ledgers.
+
+Run everything (takes a few minutes; most of it is beancount parsing 100,000 transactions)::
+
+    /tmp/venv/bin/python benchmarks/bench.py
+    /tmp/venv/bin/python benchmarks/bench.py --only refresh --only keys --json /tmp/bench.json
+
+Parts (``--only NAME``, repeatable): ``refresh`` (1), ``unchanged`` (2), ``keys`` (3), ``listview`` (4),
+``startup`` (5). See benchmarks/README.md for what each figure means and how it is measured.
+
+Big ledgers live in /tmp (made with benchmarks/make_ledger.py when missing); data dirs and the working
+copy of the ledger live in a temporary directory under /tmp that is removed at the end (``--keep`` keeps it).
+Timings belong here, never in the tests.
+
+Only the standard library is imported at module level: the refresh with ``isolate=True`` starts a
+``spawn`` process that imports this file again as ``__mp_main__``, exactly as it would import the
+``dext-tui`` entry point, and it must stay as light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PARTS = ("refresh", "unchanged", "keys", "listview", "startup")
+DEFAULT_LEDGER = Path("/tmp/big.beancount")  # 100,000 payees, 2,000 accounts
+DEFAULT_SUPPLIERS_LEDGER = Path(
+    "/tmp/dext-bench-suppliers-100k.beancount"
+)  # 150,000 payees: 100,000 suppliers
+TERMINAL = (100, 30)
+WORKSPACE = "Default"  # the CLI's and the TUI's default, so subprocesses need no --workspace
+
+perf = time.perf_counter
+
+
+# -- results ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    part: str
+    name: str
+    value: float | None
+    unit: str  # "s", "ms", "x" (a ratio), "" (a yes/no check: 1.0 = yes)
+    goal: float | None = None  # the value must be <= goal
+    info: bool = False  # shown for information: no pass/fail verdict
+    note: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.value is None:
+            return "ERROR"
+        if self.unit == "":
+            return "PASS" if self.value else "FAIL"
+        if self.goal is None:
+            return "info"
+        ok = self.value <= self.goal
+        if self.info:
+            return "(pass)" if ok else "(FAIL)"
+        return "PASS" if ok else "FAIL"
+
+    def fmt(self, value: float | None) -> str:
+        if value is None:
+            return "—"
+        if self.unit == "x":
+            return f"{value:.3f}x"
+        if self.unit == "ms":
+            return f"{value:.1f} ms"
+        if self.unit == "s":
+            return f"{value:.3f} s"
+        return "yes" if value else "no"
+
+
+@dataclass
+class Context:
+    args: argparse.Namespace
+    workdir: Path
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    _ledger_copy: Path | None = None
+    _big_data_dir: Path | None = None
+    _suppliers_data_dir: Path | None = None
+
+    def add(self, figure: Figure) -> None:
+        self.figures.append(figure)
+        print(f"  {figure.name}: {figure.fmt(figure.value)}  [{figure.verdict}]", flush=True)
+
+    def new_data_dir(self, name: str) -> Path:
+        return Path(tempfile.mkdtemp(prefix=f"data-{name}-", dir=self.workdir))
+
+    # -- fixtures shared between parts ----------------------------------------------------------
+
+    def source_ledger(self) -> Path:
+        path = self.args.ledger
+        if not path.exists():
+            generate_ledger(path, payees=100_000, accounts=2_000)
+        return path
+
+    def ledger_copy(self) -> Path:
+        """A private copy of the big ledger (parts append to it); its folder holds nothing else."""
+        if self._ledger_copy is None:
+            folder = self.workdir / "ledger"
+            folder.mkdir(exist_ok=True)
+            target = folder / "big.beancount"
+            shutil.copyfile(self.source_ledger(), target)
+            self._ledger_copy = target
+        return self._ledger_copy
+
+    async def big_connected(self) -> tuple[Path, Path]:
+        """A data dir whose Default workspace is connected to the copy of the big ledger."""
+        if self._big_data_dir is None:
+            ledger = self.ledger_copy()
+            data_dir = self.new_data_dir("big")
+            print(f"  (connecting {ledger.name} into a fresh data dir, in-process...)", flush=True)
+            await connect(data_dir, ledger)
+            self._big_data_dir = data_dir
+        assert self._ledger_copy is not None
+        return self._big_data_dir, self._ledger_copy
+
+    async def suppliers_connected(self) -> Path:
+        """A data dir connected to a ledger with exactly 100,000 suppliers."""
+        if self._suppliers_data_dir is None:
+            path = self.args.suppliers_ledger
+            if not path.exists():
+                # One payee in three is a customer: 150,000 payees give 100,000 suppliers.
+                generate_ledger(path, payees=150_000, accounts=2_000)
+            data_dir = self.new_data_dir("suppliers")
+            print(f"  (connecting {path} into a fresh data dir, in-process...)", flush=True)
+            await connect(data_dir, path)
+            self._suppliers_data_dir = data_dir
+        return self._suppliers_data_dir
+
+
+def generate_ledger(path: Path, *, payees: int, accounts: int) -> None:
+    print(f"  (generating {path}: {payees:,} payees, {accounts:,} accounts)", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "make_ledger.py"),
+            str(path),
+            "--payees",
+            str(payees),
+            "--accounts",
+            str(accounts),
+        ],
+        check=True,
+        timeout=600,
+    )
+
+
+async def connect(data_dir: Path, ledger: Path) -> None:
+    from dext_tui.core.service import DextService
+
+    service = DextService.open(data_dir)
+    try:
+        ws = service.ensure_workspace(WORKSPACE)
+        await service.connect(ws, "beancount", str(ledger), isolate=False)
+    finally:
+        service.close()
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (p95 of 20 samples is the 19th smallest)."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * pct // 100))
+    return ordered[int(rank) - 1]
+
+
+class Marks:
+    """A refresh progress callback that time-stamps each event (for the breakdowns)."""
+
+    def __init__(self) -> None:
+        self.t0 = perf()
+        self.events: list[tuple[float, str, str | None]] = []
+
+    def __call__(self, event: Any) -> None:
+        self.events.append((perf() - self.t0, event.state, event.kind.value if event.kind else None))
+
+    def first(self, state: str) -> float | None:
+        return next((t for t, s, _ in self.events if s == state), None)
+
+    def last(self, state: str) -> float | None:
+        return next((t for t, s, _ in reversed(self.events) if s == state), None)
+
+
+# -- 1. refresh of a big ledger vs beancount's loader alone -----------------------------------------
+
+
+def append_transactions(ledger: Path, payees: list[str], expense: str, bank: str) -> None:
+    with ledger.open("a", encoding="utf-8") as out:
+        for n, payee in enumerate(payees):
+            out.write(f'\n2025-12-30 * "{payee}" "bench {n}"\n  {expense}  {12 + n}.34 GBP\n  {bank}\n')
+
+
+def ledger_accounts(service: Any, ws: Any) -> tuple[str, str]:
+    """An open expense account and a bank account of the connected ledger (to write transactions)."""
+    from dext_tui.core.domain import Kind
+
+    expense = next(
+        i.code for i in service.items(ws, Kind.CATEGORIES) if i.code and i.code.startswith("Expenses:")
+    )
+    bank = next(i.code for i in service.items(ws, Kind.BANK_ACCOUNTS) if i.code)
+    return expense, bank
+
+
+async def part_refresh(ctx: Context) -> None:
+    from beancount import loader
+
+    from dext_tui.core.domain import Kind
+    from dext_tui.core.service import DextService
+
+    ledger = ctx.ledger_copy()
+    folder_before = sorted(os.listdir(ledger.parent))
+    size_mb = ledger.stat().st_size / 1e6
+    details: dict[str, Any] = {
+        "ledger": str(ledger),
+        "ledger_source": str(ctx.args.ledger),
+        "size_mb": size_mb,
+    }
+    ctx.details["refresh"] = details
+
+    # Baseline: beancount's loader alone, cache off, same file, same process, first.
+    gc.collect()
+    loader.initialize(use_cache=False)
+    t = perf()
+    entries, errors, _options = loader.load_file(str(ledger))
+    base = perf() - t
+    details.update(load_file_s=base, entries=len(entries), load_errors=len(errors))
+    print(
+        f"  beancount.loader.load_file: {base:.2f} s ({len(entries):,} entries, {size_mb:.1f} MB)", flush=True
+    )
+    del entries, errors, _options
+    gc.collect()
+    if details["load_errors"]:
+        raise RuntimeError(f"the benchmark ledger has {details['load_errors']} beancount errors")
+
+    # 1a: first full refresh through the core, in-process (the CLI's mode).
+    data_dir = ctx.new_data_dir("refresh-inproc")
+    service = DextService.open(data_dir)
+    try:
+        ws = service.ensure_workspace(WORKSPACE)
+        marks = Marks()
+        t = perf()
+        _info, counts = await service.connect(ws, "beancount", str(ledger), isolate=False, progress=marks)
+        took = perf() - t
+        fetch_s = marks.first("applying")
+        details["connect_inprocess"] = {
+            "total_s": took,
+            "fetch_s (parse + extract)": fetch_s,
+            "store_write_s": took - fetch_s if fetch_s is not None else None,
+            "counts": {c.kind.value: c.total for c in counts},
+        }
+        print(
+            f"  connect in-process: {took:.2f} s (parse+extract {fetch_s:.2f} s, "
+            f"store {took - (fetch_s or 0):.2f} s); totals {details['connect_inprocess']['counts']}",
+            flush=True,
+        )
+        ctx.add(
+            Figure(
+                "refresh",
+                "1a first full refresh / load_file (in-process, CLI)",
+                took / base,
+                "x",
+                1.15,
+                note=f"{took:.2f} s vs {base:.2f} s",
+            )
+        )
+        ctx._big_data_dir = data_dir  # connected, and the other parts may use it
+
+        # 1c (after 1b, below) needs accounts to write to; read them now.
+        expense, bank = ledger_accounts(service, ws)
+        some_suppliers = [i.name for i in service.items(ws, Kind.SUPPLIERS)[:2]]
+    finally:
+        service.close()
+    gc.collect()
+
+    # 1b: the same with isolate=True (the TUI's mode: parsing in a spawned process).
+    iso_dir = ctx.new_data_dir("refresh-isolated")
+    service = DextService.open(iso_dir)
+    try:
+        ws = service.ensure_workspace(WORKSPACE)
+        marks = Marks()
+        t = perf()
+        _info, counts = await service.connect(ws, "beancount", str(ledger), isolate=True, progress=marks)
+        took_iso = perf() - t
+        fetch_s = marks.first("applying")
+        details["connect_isolated"] = {
+            "total_s": took_iso,
+            "fetch_s (spawn + parse + extract + unpickle)": fetch_s,
+            "store_write_s": took_iso - fetch_s if fetch_s is not None else None,
+        }
+        print(
+            f"  connect isolated: {took_iso:.2f} s (fetch {fetch_s:.2f} s, store {took_iso - (fetch_s or 0):.2f} s)",
+            flush=True,
+        )
+        ctx.add(
+            Figure(
+                "refresh",
+                "1b first full refresh / load_file (isolate=True, TUI)",
+                took_iso / base,
+                "x",
+                1.15,
+                info=True,
+                note=f"{took_iso:.2f} s vs {base:.2f} s",
+            )
+        )
+    finally:
+        service.close()
+        shutil.rmtree(iso_dir, ignore_errors=True)
+    gc.collect()
+
+    # 1c: change a handful of payees (rename 2, add 3 new ones) and refresh --force: the diff path.
+    text = ledger.read_text(encoding="utf-8")
+    for name in some_suppliers:
+        text = text.replace(f'"{name}"', f'"{name} (renamed)"')
+    ledger.write_text(text, encoding="utf-8")
+    del text
+    append_transactions(ledger, [f"Bench New Supplier {n}" for n in range(3)], expense, bank)
+    service = DextService.open(data_dir)
+    try:
+        ws = service.ensure_workspace(WORKSPACE)
+        marks = Marks()
+        t = perf()
+        counts = await service.refresh(ws, force=True, isolate=False, progress=marks)
+        took_diff = perf() - t
+        fetch_s = marks.first("applying")
+        changed = {
+            c.kind.value: {
+                "added": c.added,
+                "changed": c.changed,
+                "archived": c.archived,
+                "restored": c.restored,
+                "total": c.total,
+            }
+            for c in counts
+            if c.added or c.changed or c.archived or c.restored
+        }
+        details["forced_refresh_after_changes"] = {
+            "total_s": took_diff,
+            "fetch_s": fetch_s,
+            "store_write_s": took_diff - fetch_s if fetch_s is not None else None,
+            "changed_lists": changed,
+        }
+        print(
+            f"  forced refresh after renaming 2 and adding 3 payees: {took_diff:.2f} s; {changed}", flush=True
+        )
+        ctx.add(
+            Figure(
+                "refresh",
+                "1c refresh --force after 5 payee changes / load_file",
+                took_diff / base,
+                "x",
+                1.15,
+                info=True,
+                note=f"{took_diff:.2f} s; {changed}",
+            )
+        )
+    finally:
+        service.close()
+
+    # 1d: nothing written beside the ledger (no .picklecache, nothing else).
+    folder_after = sorted(os.listdir(ledger.parent))
+    extra = sorted(set(folder_after) - set(folder_before))
+    details["files_written_beside_ledger"] = extra
+    ctx.add(
+        Figure(
+            "refresh",
+            "1d nothing written beside the ledger (no .picklecache)",
+            0.0 if extra else 1.0,
+            "",
+            note=", ".join(extra),
+        )
+    )
+    if extra:
+        print(f"  files written beside the ledger: {extra}", flush=True)
+    gc.collect()
+
+
+# -- 2. refresh of an unchanged ledger ---------------------------------------------------------------
+
+
+async def part_unchanged(ctx: Context) -> None:
+    from dext_tui.core.service import DextService
+
+    data_dir, _ledger = await ctx.big_connected()
+    service = DextService.open(data_dir)
+    times = []
+    try:
+        ws = service.ensure_workspace(WORKSPACE)
+        for _ in range(5):
+            t = perf()
+            counts = await service.refresh(ws)
+            times.append(perf() - t)
+            if not all(c.unchanged_source for c in counts):
+                raise RuntimeError("the unchanged ledger was parsed again (unchanged_source is false)")
+    finally:
+        service.close()
+    ctx.details["unchanged"] = {"service_refresh_s": times}
+    ctx.add(
+        Figure(
+            "unchanged",
+            "2a refresh of the unchanged ledger (service, worst of 5)",
+            max(times),
+            "s",
+            0.2,
+            note="first call " + f"{times[0] * 1000:.1f} ms, median {statistics.median(times) * 1000:.1f} ms",
+        )
+    )
+
+    exe = Path(sys.executable).with_name("dext-tui")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "dext_tui"]
+    walls = []
+    for _ in range(3):
+        t = perf()
+        proc = subprocess.run(
+            [*cmd, "--data-dir", str(data_dir), "refresh", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        walls.append(perf() - t)
+        if proc.returncode != 0:
+            raise RuntimeError(f"dext-tui refresh failed ({proc.returncode}): {proc.stderr.strip()}")
+        lists = json.loads(proc.stdout)["lists"]
+        if not all(x["unchanged_source"] for x in lists):
+            raise RuntimeError("dext-tui refresh parsed the unchanged ledger again")
+    ctx.details["unchanged"]["cli_wall_s"] = walls
+    ctx.add(
+        Figure(
+            "unchanged",
+            "2b `dext-tui refresh` wall-clock, unchanged (median of 3)",
+            statistics.median(walls),
+            "s",
+            info=True,
+            note="whole process: interpreter, imports, refresh",
+        )
+    )
+
+
+# -- shared TUI helpers ----------------------------------------------------------------------------
+
+
+def send_key(app: Any, key: str) -> None:
+    """Post one key exactly as `Pilot.press` does (Textual 8.2.8 `App._press_keys`), without its idle waits.
+
+    `Pilot.press` then waits for the *process* to be idle (CPU time vs wall time, up to 1 s); during a
+    refresh a worker keeps the CPU busy, so timing `await pilot.press()` would measure the worker, not the
+    key. We post the event and watch the state and the screen instead.
+    """
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    original = REPLACED_KEYS.get(key, key)
+    try:
+        char = unicodedata.lookup(_get_unicode_name_from_key(original))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+class PaintProbe:
+    """Wraps `app._display` (called by the compositor after each screen update, headless too) to time-stamp
+    the first paint at which a predicate holds."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.paints = 0
+        self._pred: Callable[[], bool] | None = None
+        self.hit: float | None = None
+        original = app._display
+
+        def display(screen: Any, renderable: Any) -> None:
+            original(screen, renderable)
+            if renderable is None:
+                return
+            self.paints += 1
+            if self._pred is not None and self.hit is None and self._pred():
+                self.hit = perf()
+
+        app._display = display
+
+    def watch(self, pred: Callable[[], bool]) -> None:
+        self._pred, self.hit = pred, None
+
+
+class LoopLag:
+    """How late a 5 ms sleep wakes up: the longest stretch the event loop could not run anything."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            t = perf()
+            await asyncio.sleep(0.005)
+            self.samples.append((t, perf() - t - 0.005))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def max_between(self, t0: float, t1: float) -> float:
+        return max((lag for t, lag in self.samples if t0 <= t <= t1), default=0.0)
+
+
+async def measure_key(
+    app: Any, probe: PaintProbe, key: str, pred: Callable[[], bool], timeout: float = 10.0
+) -> tuple[float, float]:
+    """Press `key`; return (seconds until `pred()` holds, seconds until a paint shows it).
+
+    The state is polled every millisecond (an upper bound; never later than the paint); the paint is
+    time-stamped by the probe, inside the compositor's update.
+    """
+    probe.watch(pred)
+    t0 = perf()
+    send_key(app, key)
+    t_state = None
+    while True:
+        now = perf()
+        if t_state is None and pred():
+            t_state = now
+        if probe.hit is not None:
+            return min(t_state or probe.hit, probe.hit) - t0, probe.hit - t0
+        if now - t0 > timeout:
+            raise TimeoutError(f"key {key!r}: no {'paint' if t_state else 'state change'} within {timeout} s")
+        await asyncio.sleep(0.001)
+
+
+def make_app(data_dir: Path) -> Any:
+    """DextApp, with a work-around for a start-up race seen while writing these benchmarks.
+
+    `DextApp._start` (a worker) can call `IntegrationPage.show_info` before the page's `on_mount` has added
+    the rows of its "lists" DataTable: `update_cell` raises CellDoesNotExist and the app dies (most runs
+    when the store opens fast, e.g. with dext_tui already imported; 2 in 5 real `dext-tui` starts under a
+    pseudo-terminal here). Parts 3 and 4 measure other things, so their app waits for those rows first;
+    part 5 runs the real DextApp and counts the crashes.
+    """
+    from textual.widgets import DataTable
+
+    from dext_tui.app import DextApp
+
+    class BenchDextApp(DextApp):
+        CSS_PATH = str(Path(sys.modules[DextApp.__module__].__file__).parent / DextApp.CSS_PATH)  # type: ignore[arg-type]
+
+        async def reload_info(self) -> None:
+            for _ in range(1000):
+                try:
+                    if self.main.integration.query_one("#lists", DataTable).row_count:
+                        break
+                except Exception:
+                    pass
+                await asyncio.sleep(0.005)
+            await super().reload_info()
+
+    return BenchDextApp(data_dir=data_dir)
+
+
+async def settle(pilot: Any, app: Any, timeout: float = 60.0) -> None:
+    """Until start-up is done and the Integration page shows the connection, and the screen caught up."""
+    t = perf()
+    while not (app.ready and app.info is not None and not app.refreshing):
+        if perf() - t > timeout:
+            raise TimeoutError("the app did not become ready")
+        await asyncio.sleep(0.01)
+    await pilot.pause()
+
+
+# -- 3. key latency during a refresh ---------------------------------------------------------------
+
+
+async def part_keys(ctx: Context) -> None:
+    from textual.widgets import ContentSwitcher
+
+    from dext_tui.core.service import DextService
+
+    data_dir, ledger = await ctx.big_connected()
+    # An unchanged ledger is answered without parsing: change it so the refresh really parses.
+    service = DextService.open(data_dir)
+    try:
+        expense, bank = ledger_accounts(service, service.ensure_workspace(WORKSPACE))
+    finally:
+        service.close()
+    append_transactions(ledger, [f"Bench Key Latency Supplier {time.time_ns()}"], expense, bank)
+    gc.collect()
+
+    app = make_app(data_dir)
+    samples: list[dict[str, Any]] = []
+    phases: list[tuple[float, str, str | None]] = []
+    lag = LoopLag()
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        main = app.main
+        switcher = main.query_one(ContentSwitcher)
+        sidebar = main.query_one("#sidebar")
+        if app.focused is not sidebar:
+            sidebar.focus()
+            await pilot.pause()
+        probe = PaintProbe(app)
+        page = main.integration
+        original_progress = page.refresh_progress
+
+        def progress(event: Any) -> None:
+            phases.append((perf(), event.state, event.kind.value if event.kind else None))
+            original_progress(event)
+
+        page.refresh_progress = progress  # time-stamps the refresh phases, for the report
+        original_finished = page.refresh_finished
+        finished: list[float] = []
+
+        def refresh_finished() -> None:
+            finished.append(perf())
+            original_finished()
+
+        page.refresh_finished = refresh_finished
+        cycle = [
+            ("3", "show Suppliers", lambda: switcher.current == "list-suppliers"),
+            ("escape", "back to the sidebar", lambda: app.focused is sidebar),
+            ("2", "show Categories", lambda: switcher.current == "list-categories"),
+            ("escape", "back to the sidebar", lambda: app.focused is sidebar),
+        ]
+        lag.start()
+        t_start = perf()
+        app.action_refresh_all()
+        while not app.refreshing:
+            if perf() - t_start > 10:
+                raise TimeoutError("the refresh did not start")
+            await asyncio.sleep(0.001)
+        t_refresh = perf()
+        n = 0
+        tail_until = None
+        while True:
+            now = perf()
+            if not app.refreshing and tail_until is None:
+                tail_until = now + 1.5  # keep pressing a little: the lists reload as the refresh ends
+            if tail_until is not None and now >= tail_until:
+                break
+            if now - t_refresh > ctx.args.timeout:
+                raise TimeoutError("the refresh did not finish")
+            key, label, pred = cycle[n % len(cycle)]
+            n += 1
+            during = app.refreshing
+            t_state, t_paint = await measure_key(app, probe, key, pred)
+            samples.append(
+                {
+                    "at_s": now - t_refresh,
+                    "key": key,
+                    "what": label,
+                    "during_refresh": during,
+                    "state_ms": t_state * 1000,
+                    "paint_ms": t_paint * 1000,
+                }
+            )
+            await asyncio.sleep(max(0.0, 0.25 - (perf() - now)))
+        t_end = perf()
+        refresh_s = (finished[0] if finished else t_end) - t_refresh
+        await lag.stop()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    during = [s["paint_ms"] for s in samples if s["during_refresh"]]
+    after = [s["paint_ms"] for s in samples if not s["during_refresh"]]
+    phase_list = [{"at_s": t - t_refresh, "state": st, "list": k} for t, st, k in phases]
+    worst = sorted(samples, key=lambda s: -s["paint_ms"])[:5]
+    ctx.details["keys"] = {
+        "refresh_s (while app.refreshing)": refresh_s,
+        "samples": samples,
+        "phases": phase_list,
+        "max_loop_lag_ms_during_refresh": lag.max_between(t_refresh, t_refresh + refresh_s) * 1000,
+        "max_loop_lag_ms_overall": lag.max_between(t_refresh, t_end) * 1000,
+        "worst_keys": worst,
+    }
+    print(
+        f"  refresh ran {refresh_s:.1f} s; {len(during)} keys during it, {len(after)} in the 1.5 s after; "
+        f"max event-loop stall {ctx.details['keys']['max_loop_lag_ms_overall']:.0f} ms",
+        flush=True,
+    )
+    for p in phase_list:
+        print(f"    {p['at_s']:7.2f} s  {p['state']:<9} {p['list'] or ''}", flush=True)
+    for s in worst:
+        print(
+            f"    slow key: {s['key']!r} ({s['what']}) at {s['at_s']:.2f} s: {s['paint_ms']:.1f} ms",
+            flush=True,
+        )
+    if not during:
+        raise RuntimeError("the refresh ended before any key could be measured")
+    ctx.add(
+        Figure(
+            "keys",
+            "3a key → screen during a refresh, max",
+            max(during),
+            "ms",
+            100.0,
+            note=f"{len(during)} keys over {refresh_s:.1f} s",
+        )
+    )
+    ctx.add(
+        Figure(
+            "keys",
+            "3b key → screen during a refresh, p95",
+            percentile(during, 95),
+            "ms",
+            100.0,
+            note=f"median {statistics.median(during):.1f} ms",
+        )
+    )
+    if after:
+        ctx.add(
+            Figure(
+                "keys",
+                "3c key → screen in the 1.5 s after the refresh, max",
+                max(after),
+                "ms",
+                100.0,
+                info=True,
+                note="lists reload as the refresh ends",
+            )
+        )
+
+
+# -- 4. a list view of 100,000 items ---------------------------------------------------------------
+
+
+async def part_listview(ctx: Context) -> None:
+    from dext_tui.core.domain import Kind
+    from dext_tui.core.service import DextService
+    from dext_tui.screens.list_page import ListPage
+
+    data_dir = await ctx.suppliers_connected()
+    service = DextService.open(data_dir)
+    try:
+        items = service.items(service.ensure_workspace(WORKSPACE), Kind.SUPPLIERS, include_archived=True)
+    finally:
+        service.close()
+    haystacks = [f"{i.code or ''}\x00{i.name}".casefold() for i in items if i.status != "archived"]
+    total = len(haystacks)
+    del items
+    gc.collect()
+
+    def expected(text: str) -> int:
+        needle = text.casefold().strip()
+        return sum(1 for h in haystacks if needle in h) if needle else total
+
+    keys = [*"harbour", *["backspace"] * 7, *"oak 12"]
+    values, value = [], ""
+    for key in keys:
+        value = value[:-1] if key == "backspace" else value + key
+        values.append(value)
+    wanted = {v: expected(v) for v in set(values)}
+
+    first_paints: list[dict[str, float]] = []
+    strokes: list[dict[str, Any]] = []
+    for run in range(ctx.args.listview_runs):
+        app = make_app(data_dir)
+        async with app.run_test(size=TERMINAL) as pilot:
+            await settle(pilot, app)
+            main = app.main
+            main.query_one("#sidebar").focus()
+            await pilot.pause()
+            page = main.query_one("#list-suppliers", ListPage)
+            table = page.table
+            probe = PaintProbe(app)
+            t_state, t_paint = await measure_key(
+                app,
+                probe,
+                "3",
+                lambda: main.current_page == "list-suppliers" and table.row_count > 0,
+                timeout=30,
+            )
+            first_paints.append({"rows_ms": t_state * 1000, "paint_ms": t_paint * 1000})
+            if table.row_count != total:
+                raise RuntimeError(f"the table shows {table.row_count:,} rows, the store has {total:,}")
+            if run == 0:
+                await pilot.pause()
+                for key, value in zip(keys, values, strict=True):
+                    count = wanted[value]
+
+                    def shown(value: str = value, count: int = count) -> bool:
+                        return (
+                            page.filter_input.value == value
+                            and table.filter_text == value
+                            and table.row_count == count
+                        )
+
+                    t0 = perf()
+                    t_state, t_paint = await measure_key(app, probe, key, shown)
+                    strokes.append(
+                        {
+                            "key": key,
+                            "filter": value,
+                            "rows": count,
+                            "state_ms": t_state * 1000,
+                            "paint_ms": t_paint * 1000,
+                        }
+                    )
+                    await asyncio.sleep(max(0.0, 0.05 - (perf() - t0)))  # a fast typist: 20 keys a second
+            await app.workers.wait_for_complete()
+        gc.collect()
+
+    paint = [p["paint_ms"] for p in first_paints]
+    stroke_ms = [s["paint_ms"] for s in strokes]
+    ctx.details["listview"] = {"rows": total, "first_paint": first_paints, "keystrokes": strokes}
+    print(f"  {total:,} suppliers; first paint per run (ms): {[round(x, 1) for x in paint]}", flush=True)
+    for s in strokes:
+        print(
+            f"    {s['key']!r:12} filter {s['filter']!r:12} {s['rows']:>7,} rows  {s['paint_ms']:6.1f} ms",
+            flush=True,
+        )
+    ctx.add(
+        Figure(
+            "listview",
+            f"4a press 3 → {total:,}-row Suppliers list painted (median of {len(paint)})",
+            statistics.median(paint) / 1000,
+            "s",
+            0.5,
+            note=f"max {max(paint):.0f} ms",
+        )
+    )
+    ctx.add(
+        Figure(
+            "listview",
+            f"4b filter keystroke → table + screen, mean of {len(stroke_ms)}",
+            statistics.mean(stroke_ms),
+            "ms",
+            100.0,
+        )
+    )
+    ctx.add(
+        Figure(
+            "listview",
+            f"4c filter keystroke → table + screen, max of {len(stroke_ms)}",
+            max(stroke_ms),
+            "ms",
+            100.0,
+        )
+    )
+
+
+# -- 5. start-up vs a bare Textual app ---------------------------------------------------------------
+
+PROBE_COMMON = """
+import json, sys, time
+T_START = time.time()
+def install_probe(app, is_ready, first_screen=None):
+    marks = {"start": T_START}
+    original = app._display
+    def display(screen, renderable):
+        original(screen, renderable)
+        if renderable is None:
+            return
+        now = time.time()
+        if "first_paint" not in marks and (first_screen is None or isinstance(screen, first_screen)):
+            marks["first_paint"] = now
+        if "interactive" not in marks and is_ready():
+            marks["interactive"] = now
+            app.call_later(app.exit)
+    app._display = display
+    return marks
+"""
+
+BARE_APP = (
+    PROBE_COMMON
+    + """
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("Hello")
+
+app = Bare()
+marks = install_probe(app, lambda: True)
+app.run(headless=True, size=(%d, %d))
+marks["end"] = time.time()
+marks["return_code"] = app.return_code
+json.dump(marks, open(sys.argv[1], "w"))
+"""
+    % TERMINAL
+)
+
+DEXT_APP = (
+    PROBE_COMMON
+    + """
+from pathlib import Path
+from dext_tui.app import DextApp
+from dext_tui.screens.main import MainScreen
+
+class Probe(DextApp):
+    # A subclass reads CSS_PATH next to its own module: point it at the product's stylesheet.
+    CSS_PATH = str(Path(sys.modules[DextApp.__module__].__file__).parent / DextApp.CSS_PATH)
+    shown = False
+
+    async def reload_info(self):
+        await super().reload_info()
+        # The Integration page now shows the connection (show_info ran); the next paint shows it.
+        self.shown = self.ready and self.main.integration.info is not None
+
+app = Probe(data_dir=sys.argv[2])
+marks = install_probe(app, lambda: app.shown, MainScreen)
+app.run(headless=True, size=(%d, %d))
+marks["end"] = time.time()
+marks["return_code"] = app.return_code
+json.dump(marks, open(sys.argv[1], "w"))
+"""
+    % TERMINAL
+)
+
+
+class ProbeCrashed(RuntimeError):
+    pass
+
+
+def run_probe(script: Path, out: Path, *extra: str) -> dict[str, float]:
+    out.unlink(missing_ok=True)
+    t_wall = time.time()
+    t = perf()
+    proc = subprocess.run(
+        [sys.executable, str(script), str(out), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    wall = perf() - t
+    if proc.returncode != 0 or not out.exists():
+        raise RuntimeError(f"{script.name} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    marks = json.loads(out.read_text())
+    if "interactive" not in marks or marks.get("return_code"):
+        error = next(
+            (
+                line.strip()
+                for line in reversed(proc.stderr.splitlines())
+                if "Error" in line or "Exception" in line or "DoesNotExist" in line
+            ),
+            proc.stderr.strip()[-300:],
+        )
+        raise ProbeCrashed(
+            f"{script.name}: the app exited without becoming interactive "
+            f"(return_code {marks.get('return_code')}, process exit {proc.returncode}): {error}"
+        )
+    result = {"wall_s": wall}
+    for key in ("start", "first_paint", "interactive", "end"):
+        if key in marks:
+            result[f"{key}_s"] = marks[key] - t_wall
+    return result
+
+
+def run_probe_retrying(script: Path, out: Path, crashes: list[str], *extra: str) -> dict[str, float]:
+    for _ in range(10):
+        try:
+            return run_probe(script, out, *extra)
+        except ProbeCrashed as exc:
+            crashes.append(str(exc))
+    raise RuntimeError(f"{script.name} crashed 10 times in a row: {crashes[-1]}")
+
+
+async def part_startup(ctx: Context) -> None:
+    data_dir, _ledger = await ctx.big_connected()
+    folder = Path(tempfile.mkdtemp(prefix="startup-", dir=ctx.workdir))
+    bare, dext = folder / "bare_app.py", folder / "dext_app.py"
+    bare.write_text(BARE_APP)
+    dext.write_text(DEXT_APP)
+    out = folder / "marks.json"
+    crashes: list[str] = []
+    # One unmeasured run of each: byte-compiles the probe scripts and warms the OS file cache.
+    run_probe_retrying(bare, out, crashes)
+    run_probe_retrying(dext, out, crashes, str(data_dir))
+    runs: dict[str, list[dict[str, float]]] = {"bare": [], "dext": []}
+    for _ in range(ctx.args.startup_runs):  # interleaved, so drift hits both alike
+        runs["bare"].append(run_probe_retrying(bare, out, crashes))
+        runs["dext"].append(run_probe_retrying(dext, out, crashes, str(data_dir)))
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    bare_wall, dext_wall = med("bare", "wall_s"), med("dext", "wall_s")
+    ctx.details["startup"] = {
+        "runs": runs,
+        "mode": f"headless, {TERMINAL[0]}x{TERMINAL[1]}",
+        "crashed_runs": crashes,
+    }
+    print(
+        f"  bare Textual app: wall {bare_wall:.3f} s (first paint {med('bare', 'first_paint_s'):.3f} s)",
+        flush=True,
+    )
+    print(
+        f"  dext-tui: wall {dext_wall:.3f} s (first paint {med('dext', 'first_paint_s'):.3f} s, "
+        f"connection shown {med('dext', 'interactive_s'):.3f} s)",
+        flush=True,
+    )
+    n = ctx.args.startup_runs
+    ctx.add(
+        Figure(
+            "startup",
+            f"5a start-up to interactive Integration page / bare app (medians of {n})",
+            dext_wall / bare_wall,
+            "x",
+            1.5,
+            note=f"{dext_wall:.3f} s vs {bare_wall:.3f} s",
+        )
+    )
+    ctx.add(Figure("startup", "5b dext-tui wall-clock to interactive (median)", dext_wall, "s", info=True))
+    ctx.add(Figure("startup", "5c bare Textual app wall-clock (median)", bare_wall, "s", info=True))
+    ctx.add(
+        Figure(
+            "startup",
+            "5d dext-tui time to first paint (median)",
+            med("dext", "first_paint_s"),
+            "s",
+            info=True,
+            note="the page appears before the store is opened",
+        )
+    )
+    ctx.add(
+        Figure(
+            "startup",
+            "5e dext-tui time until the connection is painted (median)",
+            med("dext", "interactive_s"),
+            "s",
+            info=True,
+        )
+    )
+    attempts = 2 * (n + 1) + len(crashes)
+    for crash in crashes:
+        print(f"  crashed start-up: {crash}", flush=True)
+    ctx.add(
+        Figure(
+            "startup",
+            "5f every start-up became interactive (no crash)",
+            0.0 if crashes else 1.0,
+            "",
+            note=f"{len(crashes)} of {attempts} runs (retried)",
+        )
+    )
+
+
+# -- driver ------------------------------------------------------------------------------------------
+
+PART_FUNCS = {
+    "refresh": part_refresh,
+    "unchanged": part_unchanged,
+    "keys": part_keys,
+    "listview": part_listview,
+    "startup": part_startup,
+}
+TITLES = {
+    "refresh": "1. Refresh of a 100,000-payee, 2,000-account ledger vs beancount.loader.load_file",
+    "unchanged": "2. Refresh of an unchanged ledger",
+    "keys": "3. Key latency in the TUI during a full refresh",
+    "listview": "4. A list view of 100,000 items",
+    "startup": "5. Start-up vs a bare Textual app",
+}
+
+
+def print_table(figures: list[Figure]) -> None:
+    rows = [("Figure", "Measured", "Goal", "Result", "Note")]
+    for f in figures:
+        goal = "—" if f.goal is None else "≤ " + f.fmt(f.goal)
+        rows.append((f.name, f.fmt(f.value), goal, f.verdict, f.note))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for n, row in enumerate(rows):
+        print(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4]))
+            + ("  " + row[4] if row[4] else "")
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    for pkg in ("textual", "beancount", "dext_tui"):
+        try:
+            info[pkg] = __import__(pkg).__version__
+        except Exception:
+            info[pkg] = None
+    return info
+
+
+async def run_parts(ctx: Context, parts: list[str]) -> None:
+    for part in parts:
+        print(f"\n== {TITLES[part]}", flush=True)
+        t = perf()
+        profiler = None
+        if ctx.args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        try:
+            await asyncio.wait_for(PART_FUNCS[part](ctx), timeout=ctx.args.timeout)
+        except Exception as exc:
+            ctx.errors[part] = f"{exc.__class__.__name__}: {exc}"
+            ctx.add(Figure(part, f"{part}: did not complete", None, "", note=ctx.errors[part]))
+            traceback.print_exc()
+        finally:
+            if profiler is not None:
+                profiler.disable()
+                ctx.args.profile.mkdir(parents=True, exist_ok=True)
+                target = ctx.args.profile / f"{part}.prof"
+                profiler.dump_stats(target)
+                print(f"  (profile of the main thread: {target})", flush=True)
+        print(f"  ({part} took {perf() - t:.1f} s)", flush=True)
+        gc.collect()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=textwrap.dedent("""
+                                        parts: refresh (1), unchanged (2), keys (3), listview (4), startup (5)
+                                        See benchmarks/README.md."""),
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=PARTS,
+        metavar="NAME",
+        help=f"run only this part (repeatable): {', '.join(PARTS)}",
+    )
+    parser.add_argument("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
+    parser.add_argument(
+        "--ledger",
+        type=Path,
+        default=DEFAULT_LEDGER,
+        help="the 100,000-payee ledger (made when missing; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--suppliers-ledger",
+        type=Path,
+        default=DEFAULT_SUPPLIERS_LEDGER,
+        help="a ledger with 100,000 suppliers, for part 4 (made when missing; default: %(default)s)",
+    )
+    parser.add_argument("--startup-runs", type=int, default=5, help="runs of each app in part 5 (default: 5)")
+    parser.add_argument("--listview-runs", type=int, default=3, help="app runs in part 4 (default: 3)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per part (default: 900)")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="cProfile each part (main thread) into DIR"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data dirs (printed)")
+    args = parser.parse_args(argv)
+    parts = [p for p in PARTS if not args.only or p in args.only]
+
+    workdir = Path(tempfile.mkdtemp(prefix="dext-bench-", dir="/tmp"))
+    os.environ.pop("DEXT_TUI_DATA_DIR", None)
+    ctx = Context(args=args, workdir=workdir)
+    info = machine()
+    print(f"dext-tui benchmarks: {', '.join(parts)}; work dir {workdir}")
+    print(", ".join(f"{k} {v}" for k, v in info.items()))
+    started = perf()
+    try:
+        asyncio.run(run_parts(ctx, parts))
+    finally:
+        if args.keep:
+            print(f"\nkept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\n== Results ({perf() - started:.0f} s)\n")
+    print_table(ctx.figures)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "parts": parts,
+                    "figures": [{**asdict(f), "verdict": f.verdict} for f in ctx.figures],
+                    "details": ctx.details,
+                    "errors": ctx.errors,
+                },
+                indent=2,
+                default=str,
+            )
+        )
+        print(f"\nwrote {args.json}")
+    failed = [f for f in ctx.figures if f.verdict in ("FAIL", "ERROR")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
