@@ -536,6 +536,34 @@ class LoopLag:
         return max((lag for t, lag in self.samples if t0 <= t <= t1), default=0.0)
 
 
+class GcWatch:
+    """Time-stamps Python's garbage collections (a full one stops every thread, the UI included)."""
+
+    def __init__(self) -> None:
+        self.collections: list[tuple[float, int, float]] = []  # (start, generation, seconds)
+        self._started: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = perf()
+        elif self._started is not None:
+            self.collections.append((self._started, info["generation"], perf() - self._started))
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self, t0: float, t1: float) -> dict[str, Any]:
+        inside = [(g, d) for t, g, d in self.collections if t0 <= t <= t1]
+        full = [d for g, d in inside if g == 2]
+        return {"collections": len(inside), "full_collections": len(full),
+                "full_max_ms": max(full, default=0.0) * 1000, "full_total_ms": sum(full) * 1000,
+                "any_max_ms": max((d for _, d in inside), default=0.0) * 1000}
+
+
 async def measure_key(
     app: Any, probe: PaintProbe, key: str, pred: Callable[[], bool], timeout: float = 10.0
 ) -> tuple[float, float]:
@@ -652,6 +680,7 @@ async def part_keys(ctx: Context) -> None:
             ("escape", "back to the sidebar", lambda: app.focused is sidebar),
         ]
         lag.start()
+        gcw = GcWatch().__enter__()
         t_start = perf()
         app.action_refresh_all()
         while not app.refreshing:
@@ -687,6 +716,7 @@ async def part_keys(ctx: Context) -> None:
         t_end = perf()
         refresh_s = (finished[0] if finished else t_end) - t_refresh
         await lag.stop()
+        gcw.__exit__()
         await app.workers.wait_for_complete()
         await pilot.pause()
 
@@ -701,6 +731,10 @@ async def part_keys(ctx: Context) -> None:
         "max_loop_lag_ms_during_refresh": lag.max_between(t_refresh, t_refresh + refresh_s) * 1000,
         "max_loop_lag_ms_overall": lag.max_between(t_refresh, t_end) * 1000,
         "worst_keys": worst,
+        "gc_during_refresh": gcw.summary(t_refresh, t_refresh + refresh_s),
+        "gc_overall": gcw.summary(t_refresh, t_end),
+        "loop_stalls_over_50ms": [{"at_s": t - t_refresh, "ms": lag_s * 1000}
+                                  for t, lag_s in lag.samples if lag_s > 0.05],
     }
     print(
         f"  refresh ran {refresh_s:.1f} s; {len(during)} keys during it, {len(after)} in the 1.5 s after; "

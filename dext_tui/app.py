@@ -11,7 +11,6 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets.option_list import Option
 
 from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, Kind, ListCounts
 from dext_tui.core.text import printable
@@ -167,20 +166,23 @@ class DextApp(App[int]):
         self.main.query_one("#sidebar").focus()
 
     def action_manage_menu(self) -> None:
-        from dext_tui.widgets.menu import DropdownMenu
+        from dext_tui.widgets.menu import DropdownMenu, MenuItem
 
         if self.info is None:
             return
         page = self.main.integration
         button = page.query_one("#manage")
         self.main.show_page("integration")
+        expired = self.info.status != ConnectionStatus.CONNECTED
         options = [
-            Option(
-                "Refresh integration data  r",
-                id="refresh",
-                disabled=self.info.status != ConnectionStatus.CONNECTED or self.refreshing,
+            MenuItem(
+                "refresh",
+                "Refresh integration data",
+                "r",
+                enabled=not expired and not self.refreshing,
+                why_disabled="reconnect first" if expired else "already running",
             ),
-            Option("Reconnect…  e", id="reconnect"),
+            MenuItem("reconnect", "Reconnect…", "e"),
         ]
 
         def chosen(choice: str | None) -> None:

@@ -39,7 +39,7 @@ async def test_manage_menu_by_key_refreshes_with_counts(data_dir: Path, small_le
         await pilot.press("m")
         await pilot.pause()
         assert isinstance(app.screen, DropdownMenu)
-        await pilot.press("enter")  # the first entry: Refresh integration data
+        await pilot.press("r")  # the menu's key for Refresh integration data
         await settle(pilot, app)
         messages = [n.message for n in app._notifications]
         assert any("Suppliers: 1 added, 1 archived" in m for m in messages), messages

@@ -95,6 +95,7 @@ class ItemTable(ScrollView, can_focus=True):
         self._filter = ""
         self._show_archived = False
         self._code_width = 4
+        self._name_width = 4
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class ItemTable(ScrollView, can_focus=True):
         self._rows = list(rows)
         longest = max((len(r.code) for r in self._rows), default=0)
         self._code_width = max(4, longest) if longest else 0  # no codes at all: no code column
+        self._name_width = max((len(r.name) for r in self._rows), default=4)
         self._apply(keep_id=keep, fallback=old_cursor)
 
     def set_filter(self, text: str) -> None:
@@ -222,7 +224,13 @@ class ItemTable(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------------------------
 
     def _columns(self, width: int) -> tuple[int, int]:
-        code_w = min(self._code_width, max(4, (width - STATUS_WIDTH - 4) * 2 // 5)) if self._code_width else 0
+        available = width - STATUS_WIDTH - 4
+        # Codes as wide as they need while names fit; when both cannot, at most half for the code.
+        code_w = (
+            min(self._code_width, max(available // 2, available - self._name_width))
+            if self._code_width
+            else 0
+        )
         name_w = max(1, width - code_w - STATUS_WIDTH - (4 if code_w else 3))
         return code_w, name_w
 
