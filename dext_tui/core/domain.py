@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Kind(StrEnum):
@@ -78,9 +78,8 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteItem:
-    """One list item as the accounting software reports it."""
+class RemoteItem(NamedTuple):
+    """One list item as the accounting software reports it (a tuple: 100,000 of them are cheap)."""
 
     remote_id: str
     code: str | None

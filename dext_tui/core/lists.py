@@ -7,11 +7,18 @@ straight to the driver (`executemany`): a 100,000-item list applies in well unde
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 
 from sqlalchemy import Connection as SAConnection
 
 from dext_tui.core.domain import ItemRow, ItemStatus, Kind, ListCounts, RemoteItem, utcnow
+
+
+def raw(conn: SAConnection) -> sqlite3.Connection:
+    """The sqlite3 connection under `conn`, in the same transaction: plain tuples and a bare
+    `executemany`, several times faster than going through SQLAlchemy rows for 100,000 items."""
+    return conn.connection.driver_connection  # type: ignore[return-value]
 
 
 def db_time(value: datetime) -> str:
@@ -35,10 +42,15 @@ def apply_remote_list(
 ) -> ListCounts:
     """Diff `items` against the stored list of this connection and write the difference."""
     now = db_time(utcnow())
-    rows = conn.exec_driver_sql(
-        "SELECT id, remote_id, code, name, status, data FROM listitem WHERE connection_id = ? AND kind = ?",
-        (connection_id, kind.value),
-    ).fetchall()
+    rows = (
+        raw(conn)
+        .execute(
+            "SELECT id, remote_id, code, name, status, data FROM listitem"
+            " WHERE connection_id = ? AND kind = ?",
+            (connection_id, kind.value),
+        )
+        .fetchall()
+    )
     existing = {r[1]: r for r in rows}
     seen: set[str] = set()
     inserts: list[tuple] = []
@@ -76,21 +88,23 @@ def apply_remote_list(
                 changed += 1
     vanished = [(now, r[0]) for rid, r in existing.items() if rid not in seen and r[4] != ItemStatus.ARCHIVED]
     if inserts:
-        conn.exec_driver_sql(
+        raw(conn).executemany(
             "INSERT INTO listitem (workspace_id, kind, connection_id, generation, remote_id, code, name,"
             " status, visible, data, origin, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 'remote', ?, ?)",
             inserts,
         )
     if updates:
-        conn.exec_driver_sql(
+        raw(conn).executemany(
             "UPDATE listitem SET code = ?, name = ?, status = ?, data = ?, updated_at = ? WHERE id = ?",
             updates,
         )
     if vanished:
-        conn.exec_driver_sql("UPDATE listitem SET status = 'archived', updated_at = ? WHERE id = ?", vanished)
+        raw(conn).executemany(
+            "UPDATE listitem SET status = 'archived', updated_at = ? WHERE id = ?", vanished
+        )
     total = len(seen)
-    conn.exec_driver_sql(
+    raw(conn).execute(
         "INSERT INTO listsync (connection_id, kind, last_attempt_at, last_success_at, added, changed,"
         " archived, total, error, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
         " ON CONFLICT (connection_id, kind) DO UPDATE SET last_attempt_at = excluded.last_attempt_at,"
@@ -106,12 +120,26 @@ def apply_remote_list(
 
 def record_list_error(conn: SAConnection, connection_id: int, kind: Kind, error: str) -> None:
     now = db_time(utcnow())
-    conn.exec_driver_sql(
+    raw(conn).execute(
         "INSERT INTO listsync (connection_id, kind, last_attempt_at, added, changed, archived, total, error)"
         " VALUES (?, ?, ?, 0, 0, 0, 0, ?) ON CONFLICT (connection_id, kind) DO UPDATE SET"
         " last_attempt_at = excluded.last_attempt_at, error = excluded.error",
         (connection_id, kind.value, now, error),
     )
+
+
+ORDER_BY = " ORDER BY name COLLATE NOCASE, code COLLATE NOCASE, id"  # ix_listitem_display serves it
+
+
+def query_item_tuples(
+    conn: SAConnection, workspace_id: int, kind: Kind
+) -> list[tuple[int, str | None, str, str]]:
+    """`(id, code, name, status)` of every item of one list, archived included, in display order.
+
+    The lightest shape there is, for views of 100,000 items; answered from one covering index.
+    """
+    sql = "SELECT id, code, name, status FROM listitem WHERE workspace_id = ? AND kind = ?" + ORDER_BY
+    return raw(conn).execute(sql, (workspace_id, kind.value)).fetchall()
 
 
 def query_items(
@@ -121,8 +149,8 @@ def query_items(
     sql = "SELECT id, code, name, status, remote_id, origin FROM listitem WHERE workspace_id = ? AND kind = ?"
     if not include_archived:
         sql += " AND status = 'active'"
-    sql += " ORDER BY name COLLATE NOCASE, code COLLATE NOCASE, id"
+    sql += ORDER_BY
     return [
         ItemRow(r[0], kind, r[1], r[2], r[3], r[4], r[5])
-        for r in conn.exec_driver_sql(sql, (workspace_id, kind.value))
+        for r in raw(conn).execute(sql, (workspace_id, kind.value))
     ]

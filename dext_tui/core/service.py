@@ -30,7 +30,7 @@ from dext_tui.core.domain import (
     utcnow,
 )
 from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
-from dext_tui.core.lists import apply_remote_list, query_items, record_list_error
+from dext_tui.core.lists import apply_remote_list, query_item_tuples, query_items, record_list_error
 from dext_tui.paths import AppPaths, app_paths, ensure_private_dir
 from dext_tui.store import Store, open_store
 from dext_tui.store.models import Connection, ConnectionEvent, ListSync, Workspace
@@ -441,6 +441,11 @@ class DextService:
     def items(self, ws: WorkspaceRef, kind: Kind, *, include_archived: bool = False) -> list[ItemRow]:
         with self.store.read() as s:
             return query_items(s.connection(), ws.id, kind, include_archived=include_archived)
+
+    def item_tuples(self, ws: WorkspaceRef, kind: Kind) -> list[tuple[int, str | None, str, str]]:
+        """`(id, code, name, status)` for every item, archived included: what a list view needs."""
+        with self.store.read() as s:
+            return query_item_tuples(s.connection(), ws.id, kind)
 
     def events(self, connection_id: int) -> list[ConnectionEventInfo]:
         """The connection's timeline, oldest first."""

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
 from dext_tui.core.domain import Kind, ListCounts
-from dext_tui.widgets.item_table import ItemTable, TableRow
+from dext_tui.widgets.item_table import ItemTable, TableData
 
 
 class ListPage(Vertical):
@@ -59,13 +59,12 @@ class ListPage(Vertical):
     def load(self) -> None:
         app = self.app
         service, ws = app.service, app.workspace  # type: ignore[attr-defined]
-        items = service.items(ws, self.kind, include_archived=True)
-        rows = [TableRow.from_item(i) for i in items]
-        app.call_from_thread(self._set_rows, rows)
+        data = TableData.build(service.item_tuples(ws, self.kind))
+        app.call_from_thread(self._set_data, data)
 
-    def _set_rows(self, rows: list[TableRow]) -> None:
+    def _set_data(self, data: TableData) -> None:
         self._loaded = True
-        self.table.set_rows(rows)
+        self.table.set_data(data)
         self._update_count()
 
     def invalidate(self) -> None:

@@ -48,7 +48,8 @@ MIGRATIONS: list[list[str]] = [
             created_at DATETIME NOT NULL,
             updated_at DATETIME NOT NULL
         )""",
-        "CREATE INDEX ix_listitem_ws_kind ON listitem (workspace_id, kind, status)",
+        "CREATE INDEX ix_listitem_display ON listitem"
+        " (workspace_id, kind, name COLLATE NOCASE, code COLLATE NOCASE, id, status)",
         "CREATE UNIQUE INDEX ux_listitem_remote ON listitem (connection_id, kind, remote_id)",
         """CREATE TABLE listsync (
             connection_id INTEGER NOT NULL REFERENCES connection (id),

@@ -20,7 +20,6 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from dext_tui.core.domain import ItemRow
 from dext_tui.core.text import printable
 
 STATUS_WIDTH = 8
@@ -28,16 +27,45 @@ STATUS_WIDTH = 8
 
 @dataclass(frozen=True, slots=True)
 class TableRow:
+    """One row as shown (code and name made printable)."""
+
     id: int
     code: str
     name: str
     status: str
-    haystack: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableData:
+    """A whole list as parallel columns: cheap to build for 100,000 rows, and built off the UI thread."""
+
+    ids: list[int]
+    codes: list[str]
+    names: list[str]
+    archived: list[bool]
+    haystacks: list[str]  # casefolded "code\0name", what the filter searches
+    code_width: int
+    name_width: int
 
     @classmethod
-    def from_item(cls, item: ItemRow) -> TableRow:
-        code, name = printable(item.code), printable(item.name)
-        return cls(item.id, code, name, item.status, f"{item.code or ''}\x00{item.name}".casefold())
+    def build(cls, rows: Sequence[tuple[int, str | None, str, str]]) -> TableData:
+        """From `(id, code, name, status)` tuples, sorted as they should show."""
+        ids = [r[0] for r in rows]
+        codes = [r[1] or "" for r in rows]
+        names = [r[2] for r in rows]
+        return cls(
+            ids=ids,
+            codes=codes,
+            names=names,
+            archived=[r[3] == "archived" for r in rows],
+            haystacks=[f"{c}\x00{n}".casefold() for c, n in zip(codes, names, strict=True)],
+            code_width=max(map(len, codes), default=0),
+            name_width=max(map(len, names), default=4),
+        )
+
+    @classmethod
+    def empty(cls) -> TableData:
+        return cls.build([])
 
 
 def _fit(text: str, width: int) -> str:
@@ -90,12 +118,10 @@ class ItemTable(ScrollView, can_focus=True):
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._rows: list[TableRow] = []
+        self._data = TableData.empty()
         self._visible: list[int] = []
         self._filter = ""
         self._show_archived = False
-        self._code_width = 4
-        self._name_width = 4
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -105,11 +131,11 @@ class ItemTable(ScrollView, can_focus=True):
 
     @property
     def total_count(self) -> int:
-        return len(self._rows)
+        return len(self._data.ids)
 
     @property
     def archived_count(self) -> int:
-        return sum(1 for r in self._rows if r.status == "archived")
+        return sum(self._data.archived)
 
     @property
     def show_archived(self) -> bool:
@@ -119,57 +145,63 @@ class ItemTable(ScrollView, can_focus=True):
     def filter_text(self) -> str:
         return self._filter
 
+    def _row(self, index: int) -> TableRow:
+        d = self._data
+        status = "archived" if d.archived[index] else "active"
+        return TableRow(d.ids[index], printable(d.codes[index]), printable(d.names[index]), status)
+
     @property
     def current_row(self) -> TableRow | None:
         if 0 <= self.cursor < len(self._visible):
-            return self._rows[self._visible[self.cursor]]
+            return self._row(self._visible[self.cursor])
+        return None
+
+    def _current_id(self) -> int | None:
+        if 0 <= self.cursor < len(self._visible):
+            return self._data.ids[self._visible[self.cursor]]
         return None
 
     def visible_rows(self) -> list[TableRow]:
-        return [self._rows[i] for i in self._visible]
+        return [self._row(i) for i in self._visible]
 
-    def set_rows(self, rows: Sequence[TableRow]) -> None:
+    def set_data(self, data: TableData) -> None:
         """Replace the data; the cursor stays on the same item (by id) when it is still shown."""
-        keep = self.current_row.id if self.current_row else None
-        old_cursor = self.cursor
-        self._rows = list(rows)
-        longest = max((len(r.code) for r in self._rows), default=0)
-        self._code_width = max(4, longest) if longest else 0  # no codes at all: no code column
-        self._name_width = max((len(r.name) for r in self._rows), default=4)
+        keep, old_cursor = self._current_id(), self.cursor
+        self._data = data
         self._apply(keep_id=keep, fallback=old_cursor)
 
     def set_filter(self, text: str) -> None:
         if text == self._filter:
             return
-        keep = self.current_row.id if self.current_row else None
+        keep = self._current_id()
         self._filter = text
         self._apply(keep_id=keep, fallback=0)
 
     def set_show_archived(self, show: bool) -> None:
-        keep = self.current_row.id if self.current_row else None
+        keep = self._current_id()
         self._show_archived = show
         self._apply(keep_id=keep, fallback=self.cursor)
 
     def _apply(self, *, keep_id: int | None, fallback: int) -> None:
         needle = self._filter.casefold().strip()
-        rows = self._rows
+        data = self._data
+        hay = data.haystacks
         if self._show_archived:
-            candidates = range(len(rows))
+            visible = [i for i, h in enumerate(hay) if needle in h] if needle else list(range(len(hay)))
         else:
-            candidates = [i for i, r in enumerate(rows) if r.status != "archived"]
-        if needle:
-            self._visible = [i for i in candidates if needle in rows[i].haystack]
-        else:
-            self._visible = list(candidates)
+            archived = data.archived
+            if needle:
+                visible = [i for i, h in enumerate(hay) if needle in h and not archived[i]]
+            else:
+                visible = [i for i, a in enumerate(archived) if not a]
+        self._visible = visible
         cursor = None
         if keep_id is not None:
-            for pos, i in enumerate(self._visible):
-                if rows[i].id == keep_id:
-                    cursor = pos
-                    break
+            ids = data.ids
+            cursor = next((pos for pos, i in enumerate(visible) if ids[i] == keep_id), None)
         if cursor is None:
-            cursor = min(max(fallback, 0), max(len(self._visible) - 1, 0))
-        self.virtual_size = Size(self.size.width, len(self._visible) + 1)
+            cursor = min(max(fallback, 0), max(len(visible) - 1, 0))
+        self.virtual_size = Size(self.size.width, len(visible) + 1)
         self.cursor = cursor
         self._scroll_to_cursor()
         self.refresh()
@@ -225,11 +257,10 @@ class ItemTable(ScrollView, can_focus=True):
 
     def _columns(self, width: int) -> tuple[int, int]:
         available = width - STATUS_WIDTH - 4
+        longest_code, longest_name = self._data.code_width, self._data.name_width
         # Codes as wide as they need while names fit; when both cannot, at most half for the code.
         code_w = (
-            min(self._code_width, max(available // 2, available - self._name_width))
-            if self._code_width
-            else 0
+            min(max(4, longest_code), max(available // 2, available - longest_name)) if longest_code else 0
         )
         name_w = max(1, width - code_w - STATUS_WIDTH - (4 if code_w else 3))
         return code_w, name_w
@@ -252,7 +283,7 @@ class ItemTable(ScrollView, can_focus=True):
                 muted = base + self.get_component_rich_style("item-table--archived")
                 return Strip([Segment(_fit(printable(message), width), muted)], width)
             return Strip.blank(width, base)
-        row = self._rows[self._visible[index]]
+        row = self._row(self._visible[index])
         style: Style = base
         if row.status == "archived":
             style += self.get_component_rich_style("item-table--archived")
