@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,12 +13,23 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, Kind, ListCounts
+from dext_tui.core.domain import (
+    ALL_KINDS,
+    DEFAULT_WORKSPACE,
+    DEMO_WORKSPACE,
+    ConnectionInfo,
+    ConnectionStatus,
+    Kind,
+    ListCounts,
+    normalise_workspace_name,
+)
 from dext_tui.core.text import printable
+from dext_tui.screens.list_page import ListPage
 from dext_tui.screens.main import PAGES, MainScreen
 
 if TYPE_CHECKING:
-    from dext_tui.core.service import DextService, RefreshEvent, WorkspaceRef
+    from dext_tui.core.domain import RefreshEvent
+    from dext_tui.core.service import DextService, WorkspaceRef
 
 
 def counts_message(counts: list[ListCounts]) -> str:
@@ -62,21 +74,39 @@ class DextApp(App[int]):
         self.workspace: WorkspaceRef = None  # type: ignore[assignment]
         self.info: ConnectionInfo | None = None
         self.clock = clock
-        self.ready = False
+        self.ready = False  # the store is open (sqlmodel loaded): every action can run
+        self.known = False  # the connection is known (maybe from the quick read, before `ready`)
+        self._ready_event: asyncio.Event | None = None
         self.refreshing = False
 
     # -- start-up ---------------------------------------------------------------------------------
 
-    def on_mount(self) -> None:
-        self.push_screen(MainScreen())
-        self._start()
+    async def on_mount(self) -> None:
+        self._ready_event = asyncio.Event()
+        if self.service is None:
+            self._peek()  # before the screen is built, so its first paint shows the connection
+        await self.push_screen(MainScreen())
+        # Paint first; the store (sqlmodel, SQLAlchemy) loads right after, in a thread.
+        self.call_after_refresh(self._start)
+
+    def _peek(self) -> None:
+        """Show the connection at once from a read-only look at the database (plain sqlite3)."""
+        from dext_tui.paths import DB_NAME, resolve_data_dir
+        from dext_tui.store.queries import NotKnownYet, peek_connection
+
+        name = DEMO_WORKSPACE if self._demo else (self._workspace_name or DEFAULT_WORKSPACE)
+        name = normalise_workspace_name(name)
+        try:
+            info = peek_connection(resolve_data_dir(self._data_dir) / DB_NAME, name)
+        except NotKnownYet:
+            return
+        self.info, self.known = info, True
+        self.sub_title = printable(name)
 
     @work(exclusive=True, group="startup")
     async def _start(self) -> None:
-        import asyncio
-
         from dext_tui.core.errors import DextError
-        from dext_tui.core.service import DEFAULT_WORKSPACE, DextService
+        from dext_tui.core.service import DextService
 
         try:
             if self.service is None:
@@ -90,9 +120,30 @@ class DextApp(App[int]):
         except DextError as exc:
             self.exit(1, message=f"dext-tui: {printable(str(exc))}")
             return
-        self.ready = True
         self.sub_title = printable(self.workspace.name)
         await self.reload_info()
+        self.ready = self.known = True
+        assert self._ready_event is not None
+        self._ready_event.set()
+        self.refresh_bindings()
+
+    async def wait_ready(self) -> None:
+        """Actions taken in the first moments (before the store has loaded) wait for it here."""
+        if not self.ready:
+            assert self._ready_event is not None
+            await self._ready_event.wait()
+
+    def when_ready(self, callback: Callable[[], object]) -> None:
+        """Run `callback` now if the store is open, else as soon as it is."""
+        if self.ready:
+            callback()
+            return
+
+        async def later() -> None:
+            await self.wait_ready()
+            callback()
+
+        self.run_worker(later(), group="when-ready")
 
     @property
     def main(self) -> MainScreen:
@@ -102,8 +153,6 @@ class DextApp(App[int]):
         raise LookupError("no main screen")
 
     async def reload_info(self) -> None:
-        import asyncio
-
         self.info = await asyncio.to_thread(self.service.connection, self.workspace)
         self.main.integration.show_info(self.info, now=self.clock or _now())
         self.refresh_bindings()
@@ -115,7 +164,7 @@ class DextApp(App[int]):
         if action not in ("manage_menu", "refresh_all", "reconnect", "connect"):
             return True
         info = self.info
-        if not self.ready:
+        if not self.known:
             return False
         if action == "connect":
             return info is None
@@ -127,7 +176,7 @@ class DextApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if not self.ready:
+        if not self.known:
             return
         info = self.info
         if info is None:
@@ -193,18 +242,21 @@ class DextApp(App[int]):
 
         self.push_screen(DropdownMenu(options, button.region), chosen)
 
+    def _list_pages(self, kinds: Iterable[Kind]) -> list[ListPage]:
+        """The pages of these lists that exist (a page is built when first shown)."""
+        return [p for p in (self.main.list_page(k) for k in kinds) if p is not None]
+
     def action_refresh_all(self) -> None:
         self._refresh(ALL_KINDS)
 
     def reload_list(self, kind: Kind) -> None:
         self._refresh((kind,))
 
-    @work(exclusive=True, group="refresh", exit_on_error=False)
+    @work(exclusive=True, group="refresh")
     async def _refresh(self, kinds: tuple[Kind, ...]) -> None:
         from dext_tui.core.errors import DextError
 
-        if not self.ready:
-            return
+        await self.wait_ready()
         if self.info is None:
             self.notify("Nothing is connected: connect accounting software first (c).", severity="warning")
             return
@@ -212,25 +264,27 @@ class DextApp(App[int]):
         single = len(kinds) == 1
         self.refreshing = True
         page.refresh_started(kinds)
-        for kind in kinds:
-            self.main.list_page(kind).set_status("Reloading…")
+        for list_page in self._list_pages(kinds):
+            list_page.set_status("Reloading…")
 
         def progress(event: RefreshEvent) -> None:
             page.refresh_progress(event)
-            if event.state in ("done", "failed") and event.kind is not None:
-                list_page = self.main.list_page(event.kind)
-                if event.counts is not None:
-                    list_page.reloaded(event.counts) if single else list_page.invalidate()
-                    if not single:
+            if event.state in ("done", "failed") and event.kind is not None and event.counts is not None:
+                for list_page in self._list_pages((event.kind,)):
+                    if single:
+                        list_page.reloaded(event.counts)
+                    else:
+                        list_page.invalidate()
                         list_page.set_status(event.counts.summary())
 
         try:
             counts = await self.service.refresh(self.workspace, kinds, progress=progress, isolate=True)
-        except DextError as exc:
-            for kind in kinds:
-                self.main.list_page(kind).set_status("")
+        except Exception as exc:
+            for list_page in self._list_pages(kinds):
+                list_page.set_status("")
+            message = str(exc) if isinstance(exc, DextError) else f"{exc.__class__.__name__}: {exc}"
             self.notify(
-                printable(str(exc)), title="Refresh failed", severity="error", markup=False, timeout=10
+                printable(message), title="Refresh failed", severity="error", markup=False, timeout=10
             )
             page.refresh_finished()
             await self.reload_info()
@@ -269,17 +323,18 @@ class DextApp(App[int]):
         info, counts = result
         verb = "Reconnected" if self.info is not None else "Connected"
         self.notify(counts_message(counts), title=f"{verb} to {info.provider_label}", markup=False, timeout=8)
-        for kind in ALL_KINDS:
-            self.main.list_page(kind).invalidate()
+        for list_page in self._list_pages(ALL_KINDS):
+            list_page.invalidate()
         self.run_worker(self.reload_info(), group="info", exclusive=True)
 
     def action_switch_workspace(self) -> None:
         from dext_tui.screens.dialogs import WorkspaceDialog
 
-        if not self.ready:
-            return
-        names = [w.name for w in self.service.workspaces()]
-        self.push_screen(WorkspaceDialog(names, self.workspace.name), self._switch_to)
+        def open_dialog() -> None:
+            names = [w.name for w in self.service.workspaces()]
+            self.push_screen(WorkspaceDialog(names, self.workspace.name), self._switch_to)
+
+        self.when_ready(open_dialog)
 
     def _switch_to(self, name: str | None) -> None:
         if not name or name == self.workspace.name:

@@ -184,3 +184,14 @@ async def test_demo_workspace_is_made_once(service) -> None:
     assert len(service.items(ws, Kind.BANK_ACCOUNTS)) >= 2
     again = await service.ensure_demo()
     assert again == ws and service.connection(ws).id == info.id
+
+
+async def test_quick_read_for_first_paint_agrees_with_the_service(service, small_ledger: Path) -> None:
+    from dext_tui.store.queries import NotKnownYet, peek_connection
+
+    ws = service.ensure_workspace("Acme")
+    with pytest.raises(NotKnownYet):
+        peek_connection(service.paths.db_path, "Nobody")
+    assert peek_connection(service.paths.db_path, "Acme") is None
+    await service.connect(ws, "beancount", str(small_ledger))
+    assert peek_connection(service.paths.db_path, "Acme") == service.connection(ws)

@@ -9,7 +9,8 @@ from sqlmodel import SQLModel
 
 from dext_tui.core.errors import DextError
 from dext_tui.paths import app_paths
-from dext_tui.store import models, open_store  # noqa: F401 - models register their tables
+from dext_tui.store import models  # noqa: F401 - models register their tables
+from dext_tui.store.engine import open_store
 from dext_tui.store.migrations import SCHEMA_VERSION
 
 

@@ -27,7 +27,7 @@ async def test_integration_page_shows_the_connection(data_dir: Path, small_ledge
         page = app.main.integration
         assert page.query_one("#manage").display
         assert not page.query_one("#reconnect").display
-        assert "Manage connection" in text  # the footer shows the key
+        assert " m Manage " in text  # the key bar shows the key
 
 
 async def test_manage_menu_by_key_refreshes_with_counts(data_dir: Path, small_ledger: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -47,6 +48,13 @@ KIND_LABELS: dict[Kind, str] = {
 }
 
 ALL_KINDS: tuple[Kind, ...] = tuple(Kind)
+
+DEFAULT_WORKSPACE = "Default"
+DEMO_WORKSPACE = "Demo"
+
+
+def normalise_workspace_name(name: str) -> str:
+    return " ".join(name.split())
 
 
 class ConnectionStatus(StrEnum):
@@ -218,5 +226,17 @@ class ConnectionInfo:
             },
         }
 
+
+@dataclass(frozen=True, slots=True)
+class RefreshEvent:
+    """Progress of a refresh: `reading` (all lists), then per list `applying` and `done` or `failed`."""
+
+    state: str
+    kind: Kind | None = None
+    counts: ListCounts | None = None
+    message: str | None = None
+
+
+ProgressFn = Callable[[RefreshEvent], None]
 
 PROVIDER_LABELS = {"beancount": "Beancount", "xero": "Xero", "quickbooks": "QuickBooks Online"}

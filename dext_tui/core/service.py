@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,8 @@ from dext_tui.connectors.base import Connector, FetchResult
 from dext_tui.connectors.beancount_ledger import BeancountConnector
 from dext_tui.core.domain import (
     ALL_KINDS,
+    DEFAULT_WORKSPACE,
+    DEMO_WORKSPACE,
     PROVIDER_LABELS,
     ConnectionEventInfo,
     ConnectionInfo,
@@ -26,17 +28,18 @@ from dext_tui.core.domain import (
     ItemRow,
     Kind,
     ListCounts,
-    ListSyncInfo,
+    ProgressFn,
+    RefreshEvent,
+    normalise_workspace_name,
     utcnow,
 )
 from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
-from dext_tui.core.lists import apply_remote_list, query_item_tuples, query_items, record_list_error
+from dext_tui.core.lists import apply_remote_list, query_item_tuples, query_items, raw, record_list_error
 from dext_tui.paths import AppPaths, app_paths, ensure_private_dir
-from dext_tui.store import Store, open_store
+from dext_tui.store.engine import Store, open_store
 from dext_tui.store.models import Connection, ConnectionEvent, ListSync, Workspace
+from dext_tui.store.queries import connection_info
 
-DEFAULT_WORKSPACE = "Default"
-DEMO_WORKSPACE = "Demo"
 PROVIDERS = ("beancount",)
 
 
@@ -44,19 +47,6 @@ PROVIDERS = ("beancount",)
 class WorkspaceRef:
     id: int
     name: str
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshEvent:
-    """Progress of a refresh: `reading` (all lists), then per list `applying` and `done` or `failed`."""
-
-    state: str
-    kind: Kind | None = None
-    counts: ListCounts | None = None
-    message: str | None = None
-
-
-ProgressFn = Callable[[RefreshEvent], None]
 
 
 def _noop(_event: RefreshEvent) -> None:
@@ -94,7 +84,7 @@ class DextService:
         return WorkspaceRef(ws.id, ws.name)
 
     def ensure_workspace(self, name: str = DEFAULT_WORKSPACE) -> WorkspaceRef:
-        name = " ".join(name.split())
+        name = normalise_workspace_name(name)
         if not name:
             raise UsageError("a workspace name cannot be empty")
         if len(name) > 100:
@@ -120,35 +110,7 @@ class DextService:
     def connection(self, ws: WorkspaceRef) -> ConnectionInfo | None:
         """The workspace's connection (connected or expired), or None when nothing is connected."""
         with self.store.read() as s:
-            conn = self._live_connection(s, ws)
-            if conn is None:
-                return None
-            syncs = s.exec(select(ListSync).where(ListSync.connection_id == conn.id)).all()
-            by_kind = {sync.kind: sync for sync in syncs}
-            lists = tuple(
-                ListSyncInfo(
-                    kind=k,
-                    last_attempt_at=by_kind[k].last_attempt_at if k in by_kind else None,
-                    last_success_at=by_kind[k].last_success_at if k in by_kind else None,
-                    total=by_kind[k].total if k in by_kind else 0,
-                    error=by_kind[k].error if k in by_kind else None,
-                )
-                for k in ALL_KINDS
-            )
-            return ConnectionInfo(
-                id=conn.id,
-                workspace=ws.name,
-                provider=conn.provider,
-                target=conn.target,
-                tenant_name=conn.tenant_name,
-                status=ConnectionStatus(conn.status),
-                status_reason=conn.status_reason,
-                connected_at=conn.connected_at,
-                last_refreshed_at=conn.last_refreshed_at,
-                expires_at=conn.expires_at,
-                generation=conn.generation,
-                lists=lists,
-            )
+            return connection_info(raw(s.connection()), ws.id, ws.name)
 
     def connector(self, provider: str, target: str | None) -> Connector:
         if provider == "beancount":

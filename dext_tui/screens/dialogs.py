@@ -105,6 +105,7 @@ class ConnectDialog(ModalScreen[tuple[ConnectionInfo, list[ListCounts]] | None])
     @work(exclusive=True, group="connect-dialog")
     async def _connect(self, path: str) -> None:
         app = self.app
+        await app.wait_ready()  # type: ignore[attr-defined]
         service, ws = app.service, app.workspace  # type: ignore[attr-defined]
         try:
             if self.reconnecting:

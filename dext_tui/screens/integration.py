@@ -8,10 +8,18 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, DataTable, Label, ProgressBar, Static
+from textual.widgets import Button, Label, ProgressBar, Static
 
-from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, Kind, ListCounts, as_utc
-from dext_tui.core.service import RefreshEvent
+from dext_tui.core.domain import (
+    ALL_KINDS,
+    ConnectionInfo,
+    ConnectionStatus,
+    Kind,
+    ListCounts,
+    RefreshEvent,
+    as_utc,
+    utcnow,
+)
 from dext_tui.core.text import printable
 
 STATUS_TEXT = {
@@ -52,6 +60,9 @@ class IntegrationPage(VerticalScroll):
         self._loaded = False  # show_info has been called (maybe before the table was built)
         self._table_ready = False
         self._pending_now: datetime | None = None
+        self._items: dict[Kind, str] = {}
+        self._last: dict[Kind, str] = {}
+        self._progress: dict[Kind, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Label("Connections › Integrations", classes="title")
@@ -62,9 +73,8 @@ class IntegrationPage(VerticalScroll):
                 yield Button("Reconnect", id="reconnect", variant="success", compact=True)
                 yield Button("Connect…", id="connect", variant="primary", compact=True)
         yield Label("Lists", classes="subtitle")
-        yield ProgressBar(id="refresh-progress", show_eta=False, total=len(ALL_KINDS))
-        table: DataTable[str | Text] = DataTable(id="lists", cursor_type="none", zebra_stripes=False)
-        yield table
+        yield Vertical(id="progress-slot")  # a progress bar is mounted here while a refresh runs
+        yield Static(id="lists")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"manage": "manage_menu", "reconnect": "reconnect", "connect": "connect"}
@@ -73,16 +83,14 @@ class IntegrationPage(VerticalScroll):
             getattr(self.app, f"action_{actions[event.button.id]}")()
 
     def on_mount(self) -> None:
-        table = self.query_one("#lists", DataTable)
-        table.add_column("List", key="list", width=13)
-        table.add_column("Items", key="items", width=7)
-        table.add_column("Refreshed", key="last", width=12)
-        table.add_column("Progress", key="progress", width=34)
-        for kind in ALL_KINDS:
-            table.add_row(kind.label, "", "", "", key=kind.value)
-        self.query_one("#refresh-progress").display = False
         self._table_ready = True
-        self.show_info(self.info, now=self._pending_now) if self._loaded else self._show_buttons(None)
+        app = self.app
+        if self._loaded:
+            self.show_info(self.info, now=self._pending_now)
+        elif getattr(app, "known", False):  # the app knew the connection before this page was built
+            self.show_info(app.info, now=getattr(app, "clock", None) or utcnow())  # type: ignore[attr-defined]
+        else:
+            self._show_buttons(None)
 
     def _show_buttons(self, info: ConnectionInfo | None) -> None:
         self.query_one("#manage").display = info is not None
@@ -124,45 +132,59 @@ class IntegrationPage(VerticalScroll):
                 )
         body.update(grid)
         self._show_buttons(info)
-        table = self.query_one("#lists", DataTable)
         syncs = {s.kind: s for s in info.lists} if info else {}
         for kind in ALL_KINDS:
             sync = syncs.get(kind)
-            table.update_cell(
-                kind.value, "items", f"{sync.total:,}" if sync and sync.last_success_at else "—"
-            )
-            table.update_cell(kind.value, "last", short_when(sync.last_success_at) if sync else "")
+            self._items[kind] = f"{sync.total:,}" if sync and sync.last_success_at else "—"
+            self._last[kind] = short_when(sync.last_success_at) if sync else ""
             if sync and sync.error:
-                table.update_cell(kind.value, "progress", Text("✗ " + printable(sync.error)))
+                self._progress[kind] = "✗ " + printable(sync.error)
+        self._draw_lists()
         self.refresh_bindings()
+
+    def _draw_lists(self) -> None:
+        """The lists panel: a plain Rich table (a DataTable would cost start-up time for 7 rows)."""
+        table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold", expand=False)
+        table.add_column("List", width=13, no_wrap=True)
+        table.add_column("Items", width=7, justify="right", no_wrap=True)
+        table.add_column("Refreshed", width=12, no_wrap=True)
+        table.add_column("Progress", no_wrap=True, overflow="ellipsis")
+        for kind in ALL_KINDS:
+            table.add_row(
+                kind.label,
+                self._items.get(kind, ""),
+                self._last.get(kind, ""),
+                Text(self._progress.get(kind, "")),
+            )
+        self.query_one("#lists", Static).update(table)
 
     # -- refresh progress -------------------------------------------------------------------------
 
     def refresh_started(self, kinds: tuple[Kind, ...]) -> None:
-        bar = self.query_one("#refresh-progress", ProgressBar)
-        bar.update(total=len(kinds), progress=0)
-        bar.display = True
-        table = self.query_one("#lists", DataTable)
+        slot = self.query_one("#progress-slot")
+        slot.remove_children()
+        slot.mount(ProgressBar(id="refresh-progress", show_eta=False, total=len(kinds)))
         for kind in ALL_KINDS:
-            table.update_cell(kind.value, "progress", "waiting…" if kind in kinds else "")
+            self._progress[kind] = "waiting…" if kind in kinds else ""
+        self._draw_lists()
 
     def refresh_progress(self, event: RefreshEvent) -> None:
-        table = self.query_one("#lists", DataTable)
-        bar = self.query_one("#refresh-progress", ProgressBar)
         if event.state == "reading":
-            for row_key in list(table.rows):
-                if table.get_cell(row_key, "progress") == "waiting…":
-                    table.update_cell(row_key, "progress", "reading…")
+            for kind, text in self._progress.items():
+                if text == "waiting…":
+                    self._progress[kind] = "reading…"
         elif event.state == "applying" and event.kind:
-            table.update_cell(event.kind.value, "progress", "saving…")
+            self._progress[event.kind] = "saving…"
         elif event.state in ("done", "failed") and event.kind and event.counts:
-            table.update_cell(event.kind.value, "progress", Text(progress_text(event.counts)))
+            self._progress[event.kind] = progress_text(event.counts)
             if event.counts.ok:
-                table.update_cell(event.kind.value, "items", f"{event.counts.total:,}")
-            bar.advance(1)
+                self._items[event.kind] = f"{event.counts.total:,}"
+            for bar in self.query("#refresh-progress").results(ProgressBar):
+                bar.advance(1)
+        self._draw_lists()
 
     def refresh_finished(self) -> None:
-        self.query_one("#refresh-progress").display = False
+        self.query_one("#progress-slot").remove_children()
 
 
 def progress_text(counts: ListCounts) -> str:

@@ -51,8 +51,11 @@ class ListPage(Vertical):
 
     def show(self) -> None:
         """Called when the page becomes visible: load once, then keep what was loaded."""
+        if not self.is_mounted:
+            self.call_after_refresh(self.show)  # just created: show once composed
+            return
         if not self._loaded:
-            self.load()
+            self.app.when_ready(self.load)  # type: ignore[attr-defined]
         self.table.focus()
 
     @work(thread=True, exclusive=True, group="list-load")
@@ -69,7 +72,7 @@ class ListPage(Vertical):
 
     def invalidate(self) -> None:
         """The list changed in the store (a refresh): reload if shown, else on next show."""
-        if self.display and self.is_on_screen:
+        if self.is_mounted and self.display and self.is_on_screen:
             self.load()
         else:
             self._loaded = False

@@ -7,12 +7,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, OptionList
+from textual.widgets import ContentSwitcher, Header, OptionList
 from textual.widgets.option_list import Option
 
 from dext_tui.core.domain import ALL_KINDS, Kind
 from dext_tui.screens.integration import IntegrationPage
 from dext_tui.screens.list_page import ListPage
+from dext_tui.widgets.keybar import KeyBar
 
 PAGES: list[tuple[str, str]] = [("integration", "Integrations")] + [
     (f"list-{k.value}", k.label) for k in ALL_KINDS
@@ -25,7 +26,7 @@ class Sidebar(OptionList):
 
 class MainScreen(Screen[None]):
     BINDINGS = [
-        Binding("m", "integration('manage_menu')", "Manage connection"),
+        Binding("m", "integration('manage_menu')", "Manage"),
         Binding("r", "integration('refresh_all')", "Refresh all"),
         Binding("c", "integration('connect')", "Connect"),
         Binding("e", "integration('reconnect')", "Reconnect"),
@@ -54,10 +55,8 @@ class MainScreen(Screen[None]):
             options += [Option(f"{n} {label}", id=page) for n, (page, label) in enumerate(PAGES[1:], 2)]
             yield Sidebar(*options, id="sidebar")
             with ContentSwitcher(initial="integration", id="pages"):
-                yield IntegrationPage()
-                for kind in ALL_KINDS:
-                    yield ListPage(kind)
-        yield Footer()
+                yield IntegrationPage()  # list pages are built when first shown (fast start-up)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         sidebar = self.query_one(Sidebar)
@@ -68,8 +67,10 @@ class MainScreen(Screen[None]):
     def integration(self) -> IntegrationPage:
         return self.query_one(IntegrationPage)
 
-    def list_page(self, kind: Kind) -> ListPage:
-        return self.query_one(f"#list-{kind.value}", ListPage)
+    def list_page(self, kind: Kind) -> ListPage | None:
+        """The page of that list, or None if it has not been shown yet."""
+        pages = self.query(f"#list-{kind.value}").results(ListPage)
+        return next(pages, None)
 
     @property
     def current_page(self) -> str:
@@ -80,6 +81,8 @@ class MainScreen(Screen[None]):
 
     def show_page(self, page: str, *, focus: bool = True) -> None:
         switcher = self.query_one(ContentSwitcher)
+        if page.startswith("list-") and self.list_page(Kind(page.removeprefix("list-"))) is None:
+            switcher.mount(ListPage(Kind(page.removeprefix("list-"))))
         switcher.current = page
         sidebar = self.query_one(Sidebar)
         with sidebar.prevent(OptionList.OptionHighlighted):

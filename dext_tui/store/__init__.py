@@ -1,5 +1,3 @@
-"""SQLite store (sqlmodel): tables, engine with the right pragmas, versioned migrations."""
-
-from dext_tui.store.engine import Store, open_store
-
-__all__ = ["Store", "open_store"]
+"""SQLite store: tables (`models`), engine with the right pragmas (`engine`), versioned `migrations`, and
+plain-sqlite3 read `queries`. Import the submodule you need: `queries` and `migrations` stay free of
+sqlmodel/SQLAlchemy so the TUI can paint before those load."""
