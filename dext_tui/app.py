@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 def counts_message(counts: list[ListCounts]) -> str:
     """`Suppliers: 3 added, 1 archived` per changed list, then how many lists had no change."""
     if counts and all(c.unchanged_source for c in counts):
+        if len(counts) == 1:
+            return f"{counts[0].kind.label}: up to date (the ledger has not changed since the last refresh)."
         return "The ledger has not changed since the last refresh: every list is up to date."
     changed = [c for c in counts if c.error or c.added or c.changed or c.archived or c.restored]
     lines = [printable(c.summary()) for c in changed]
