@@ -247,7 +247,9 @@ async def part_refresh(ctx: Context) -> None:
             ws = service.ensure_workspace(WORKSPACE)
             marks = Marks()
             t = perf()
-            _info, counts = await service.connect(ws, "beancount", str(ledger), isolate=isolate, progress=marks)
+            _info, counts = await service.connect(
+                ws, "beancount", str(ledger), isolate=isolate, progress=marks
+            )
             took = perf() - t
         finally:
             service.close()
@@ -612,13 +614,18 @@ class GcWatch:
     def summary(self, t0: float, t1: float) -> dict[str, Any]:
         inside = [(g, d) for t, g, d in self.collections if t0 <= t <= t1]
         full = [d for g, d in inside if g == 2]
-        return {"collections": len(inside), "full_collections": len(full),
-                "full_max_ms": max(full, default=0.0) * 1000, "full_total_ms": sum(full) * 1000,
-                "any_max_ms": max((d for _, d in inside), default=0.0) * 1000}
+        return {
+            "collections": len(inside),
+            "full_collections": len(full),
+            "full_max_ms": max(full, default=0.0) * 1000,
+            "full_total_ms": sum(full) * 1000,
+            "any_max_ms": max((d for _, d in inside), default=0.0) * 1000,
+        }
 
 
-async def measure_key(app: Any, probe: PaintProbe, key: str, pred: Callable[[], bool],
-                      timeout: float = 10.0) -> float:
+async def measure_key(
+    app: Any, probe: PaintProbe, key: str, pred: Callable[[], bool], timeout: float = 10.0
+) -> float:
     """Press `key`; return the seconds until the first screen update at which `pred()` holds.
 
     Nothing polls meanwhile: the probe checks `pred` inside the compositor's update and wakes us. (A
@@ -767,8 +774,14 @@ async def child_keys(spec: dict[str, Any]) -> dict[str, Any]:
                 t_press = perf()
                 t_paint = await measure_key(app, probe, key, pred)
                 samples.append(
-                    {"at_s": now - t_refresh, "key": key, "what": label, "during_refresh": during,
-                     "paint_ms": t_paint * 1000, "_t": (t_press, t_press + t_paint)}
+                    {
+                        "at_s": now - t_refresh,
+                        "key": key,
+                        "what": label,
+                        "during_refresh": during,
+                        "paint_ms": t_paint * 1000,
+                        "_t": (t_press, t_press + t_paint),
+                    }
                 )
                 await asyncio.sleep(max(0.0, 0.25 - (perf() - now)))
             t_end = perf()
@@ -824,12 +837,18 @@ async def part_keys(ctx: Context) -> None:
     for p in phases:
         print(f"    {p['at_s']:7.2f} s  {p['state']:<9} {p['list'] or ''}", flush=True)
     for s in sorted(samples, key=lambda s: -s["paint_ms"])[:5]:
-        print(f"    slow key: {s['key']!r} ({s['what']}) at {s['at_s']:.2f} s: {s['paint_ms']:.1f} ms"
-              f" (full GCs meanwhile: {s['full_gc_ms']:.0f} ms)", flush=True)
+        print(
+            f"    slow key: {s['key']!r} ({s['what']}) at {s['at_s']:.2f} s: {s['paint_ms']:.1f} ms"
+            f" (full GCs meanwhile: {s['full_gc_ms']:.0f} ms)",
+            flush=True,
+        )
     slow = [s for s in samples if s["during_refresh"] and s["paint_ms"] > 100]
     if slow:
         hit = sum(1 for s in slow if s["full_gc_ms"] > 0)
-        print(f"  {len(slow)} keys over 100 ms during the refresh; {hit} of them overlapped a full GC", flush=True)
+        print(
+            f"  {len(slow)} keys over 100 ms during the refresh; {hit} of them overlapped a full GC",
+            flush=True,
+        )
     if not during:
         raise RuntimeError("the refresh ended before any key could be measured")
     done = {p["list"] for p in phases if p["state"] == "done"}
@@ -839,13 +858,38 @@ async def part_keys(ctx: Context) -> None:
             f"the refresh did not complete (failed lists: {failed or 'none'}; done: {sorted(d for d in done if d)})"
             " - the figures would not describe a real refresh"
         )
-    ctx.add(Figure("keys", "3a key → screen during a refresh, max", max(during), "ms", 100.0,
-                   note=f"{len(during)} keys over {refresh_s:.1f} s"))
-    ctx.add(Figure("keys", "3b key → screen during a refresh, p95", percentile(during, 95), "ms", 100.0,
-                   note=f"median {statistics.median(during):.1f} ms"))
+    ctx.add(
+        Figure(
+            "keys",
+            "3a key → screen during a refresh, max",
+            max(during),
+            "ms",
+            100.0,
+            note=f"{len(during)} keys over {refresh_s:.1f} s",
+        )
+    )
+    ctx.add(
+        Figure(
+            "keys",
+            "3b key → screen during a refresh, p95",
+            percentile(during, 95),
+            "ms",
+            100.0,
+            note=f"median {statistics.median(during):.1f} ms",
+        )
+    )
     if after:
-        ctx.add(Figure("keys", "3c key → screen in the 1.5 s after the refresh, max", max(after), "ms", 100.0,
-                       info=True, note="lists reload as the refresh ends"))
+        ctx.add(
+            Figure(
+                "keys",
+                "3c key → screen in the 1.5 s after the refresh, max",
+                max(after),
+                "ms",
+                100.0,
+                info=True,
+                note="lists reload as the refresh ends",
+            )
+        )
 
 
 # -- 4. a list view of 100,000 items ---------------------------------------------------------------
@@ -887,12 +931,23 @@ async def child_listview(spec: dict[str, Any]) -> dict[str, Any]:
         for key, value, count in strokes_spec:
 
             def shown(value: str = value, count: int = count) -> bool:
-                return page.filter_input.value == value and table.filter_text == value and table.row_count == count
+                return (
+                    page.filter_input.value == value
+                    and table.filter_text == value
+                    and table.row_count == count
+                )
 
             t0 = perf()
             t_paint = await measure_key(app, probe, key, shown)
-            strokes.append({"key": key, "filter": value, "rows": count, "paint_ms": t_paint * 1000,
-                            "full_gc_ms": gcw.full_ms_overlapping(t0, t0 + t_paint)})
+            strokes.append(
+                {
+                    "key": key,
+                    "filter": value,
+                    "rows": count,
+                    "paint_ms": t_paint * 1000,
+                    "full_gc_ms": gcw.full_ms_overlapping(t0, t0 + t_paint),
+                }
+            )
             await asyncio.sleep(max(0.0, 0.05 - (perf() - t0)))  # a fast typist: 20 keys a second
         gcw.__exit__()
         await app.workers.wait_for_complete()
@@ -923,7 +978,7 @@ async def part_listview(ctx: Context) -> None:
     for key in keys:
         value = value[:-1] if key == "backspace" else value + key
         strokes_spec.append((key, value, expected(value)))
-    del haystacks
+    haystacks.clear()  # free it before the app runs
 
     first_paints: list[dict[str, Any]] = []
     strokes: list[dict[str, Any]] = []
@@ -938,18 +993,45 @@ async def part_listview(ctx: Context) -> None:
     ctx.details["listview"] = {"rows": total, "first_paint": first_paints, "keystrokes": strokes}
     print(f"  {total:,} suppliers; one fresh app process per run", flush=True)
     for p in first_paints:
-        print(f"    first paint {p['paint_ms']:.0f} ms, of which {p['gc']['full_collections']} full GCs took"
-              f" {p['gc']['full_total_ms']:.0f} ms", flush=True)
+        print(
+            f"    first paint {p['paint_ms']:.0f} ms, of which {p['gc']['full_collections']} full GCs took"
+            f" {p['gc']['full_total_ms']:.0f} ms",
+            flush=True,
+        )
     for s in strokes:
         gc_note = f"  (a full GC took {s['full_gc_ms']:.0f} ms meanwhile)" if s["full_gc_ms"] else ""
-        print(f"    {s['key']!r:12} filter {s['filter']!r:12} {s['rows']:>7,} rows  {s['paint_ms']:6.1f} ms{gc_note}",
-              flush=True)
-    ctx.add(Figure("listview", f"4a press 3 → {total:,}-row Suppliers list painted (median of {len(paint)})",
-                   statistics.median(paint) / 1000, "s", 0.5, note=f"max {max(paint):.0f} ms"))
-    ctx.add(Figure("listview", f"4b filter keystroke → table + screen, mean of {len(stroke_ms)}",
-                   statistics.mean(stroke_ms), "ms", 100.0))
-    ctx.add(Figure("listview", f"4c filter keystroke → table + screen, max of {len(stroke_ms)}",
-                   max(stroke_ms), "ms", 100.0))
+        print(
+            f"    {s['key']!r:12} filter {s['filter']!r:12} {s['rows']:>7,} rows  {s['paint_ms']:6.1f} ms{gc_note}",
+            flush=True,
+        )
+    ctx.add(
+        Figure(
+            "listview",
+            f"4a press 3 → {total:,}-row Suppliers list painted (median of {len(paint)})",
+            statistics.median(paint) / 1000,
+            "s",
+            0.5,
+            note=f"max {max(paint):.0f} ms",
+        )
+    )
+    ctx.add(
+        Figure(
+            "listview",
+            f"4b filter keystroke → table + screen, mean of {len(stroke_ms)}",
+            statistics.mean(stroke_ms),
+            "ms",
+            100.0,
+        )
+    )
+    ctx.add(
+        Figure(
+            "listview",
+            f"4c filter keystroke → table + screen, max of {len(stroke_ms)}",
+            max(stroke_ms),
+            "ms",
+            100.0,
+        )
+    )
 
 
 # -- 5. start-up vs a bare Textual app ---------------------------------------------------------------
@@ -1137,7 +1219,9 @@ async def part_startup(ctx: Context) -> None:
             note=f"{dext_up:.3f} s vs {bare_up:.3f} s, from process start",
         )
     )
-    ctx.add(Figure("startup", "5c dext-tui: first paint (median)", med("dext", "first_paint_s"), "s", info=True))
+    ctx.add(
+        Figure("startup", "5c dext-tui: first paint (median)", med("dext", "first_paint_s"), "s", info=True)
+    )
     ctx.add(
         Figure(
             "startup",
@@ -1268,7 +1352,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a ledger with 100,000 suppliers, for part 4 (made when missing; default: %(default)s)",
     )
     parser.add_argument(
-        "--refresh-runs", type=int, default=3, help="rounds of load_file + both connects in part 1 (default: 3)"
+        "--refresh-runs",
+        type=int,
+        default=3,
+        help="rounds of load_file + both connects in part 1 (default: 3)",
     )
     parser.add_argument("--startup-runs", type=int, default=5, help="runs of each app in part 5 (default: 5)")
     parser.add_argument("--listview-runs", type=int, default=3, help="app runs in part 4 (default: 3)")

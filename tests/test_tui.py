@@ -236,3 +236,17 @@ async def test_command_palette_finds_refresh(data_dir, small_ledger) -> None:
             "Landlord Ltd",
             "Train Co",
         }
+
+
+async def test_escape_right_after_opening_a_list_keeps_focus_on_the_sidebar(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("3", "escape")  # faster than the new page is built
+        await settle(pilot, app)
+        assert app.focused is app.main.query_one("#sidebar")
+        await pilot.press("2")  # goes to the sidebar (Categories), not into the Suppliers filter
+        await settle(pilot, app)
+        assert app.main.current_page == "list-categories"
+        assert app.main.list_page(Kind.SUPPLIERS).filter_input.value == ""

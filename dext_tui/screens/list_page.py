@@ -49,14 +49,19 @@ class ListPage(Vertical):
     def filter_input(self) -> Input:
         return self.query_one("#filter", Input)
 
-    def show(self) -> None:
+    def show(self, *, focus: bool = True) -> None:
         """Called when the page becomes visible: load once, then keep what was loaded."""
         if not self.is_mounted:
-            self.call_after_refresh(self.show)  # just created: show once composed
+            self.call_after_refresh(self._show_when_composed, focus)  # just created
             return
         if not self._loaded:
             self.app.when_ready(self.load)  # type: ignore[attr-defined]
-        self.table.focus()
+        if focus:
+            self.table.focus()
+
+    def _show_when_composed(self, focus: bool) -> None:
+        # A key pressed meanwhile (escape, another page) has the last word on where focus goes.
+        self.show(focus=focus and self.screen.pending_focus == self.id)  # type: ignore[attr-defined]
 
     @work(thread=True, exclusive=True, group="list-load")
     def load(self) -> None:
@@ -69,6 +74,7 @@ class ListPage(Vertical):
         self._loaded = True
         self.table.set_data(data)
         self._update_count()
+        self.app.settle_memory()  # type: ignore[attr-defined]
 
     def invalidate(self) -> None:
         """The list changed in the store (a refresh): reload if shown, else on next show."""

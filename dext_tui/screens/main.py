@@ -21,7 +21,9 @@ PAGES: list[tuple[str, str]] = [("integration", "Integrations")] + [
 
 
 class Sidebar(OptionList):
-    BINDINGS = [Binding(str(n), f"screen.go({n - 1})", show=False) for n in range(1, len(PAGES) + 1)]
+    BINDINGS = [Binding(str(n), f"screen.go({n - 1})", show=False) for n in range(1, len(PAGES) + 1)] + [
+        Binding("escape", "screen.stay", show=False)
+    ]
 
 
 class MainScreen(Screen[None]):
@@ -76,11 +78,18 @@ class MainScreen(Screen[None]):
     def current_page(self) -> str:
         return self.query_one(ContentSwitcher).current or "integration"
 
+    pending_focus: str | None = None  # a page being built that should take focus once composed
+
+    def action_stay(self) -> None:
+        """Escape on the sidebar: focus stays here, even if a page being built wanted it."""
+        self.pending_focus = None
+
     def action_go(self, index: int) -> None:
         self.show_page(PAGES[index][0])
 
     def show_page(self, page: str, *, focus: bool = True) -> None:
         switcher = self.query_one(ContentSwitcher)
+        self.pending_focus = page if focus else None
         if page.startswith("list-") and self.list_page(Kind(page.removeprefix("list-"))) is None:
             switcher.mount(ListPage(Kind(page.removeprefix("list-"))))
         switcher.current = page
@@ -89,7 +98,7 @@ class MainScreen(Screen[None]):
             sidebar.highlighted = sidebar.get_option_index(page)
         if page.startswith("list-"):
             list_page = self.query_one(f"#{page}", ListPage)
-            list_page.show()
+            list_page.show(focus=focus)
             if not focus:
                 sidebar.focus()
         elif focus:
