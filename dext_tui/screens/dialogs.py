@@ -72,8 +72,10 @@ class ConnectDialog(ModalScreen[tuple[ConnectionInfo, list[ListCounts]] | None])
             )
             yield Static("", id="path-check", classes="check")
             with Horizontal(classes="buttons"):
-                yield Button("Reconnect" if self.reconnecting else "Connect", id="go", variant="success")
-                yield Button("Cancel", id="cancel")
+                yield Button(
+                    "Reconnect" if self.reconnecting else "Connect", id="go", variant="success", compact=True
+                )
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         if not self.reconnecting:
