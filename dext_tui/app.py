@@ -349,10 +349,17 @@ class DextApp(App[int]):
     def _switch_to(self, name: str | None) -> None:
         if not name or name == self.workspace.name:
             return
+        from dext_tui.core.errors import DextError
+
+        try:
+            workspace = self.service.ensure_workspace(name)
+        except DextError as exc:
+            self.notify(printable(str(exc)), title="Workspace", severity="error", markup=False)
+            return
         self.workers.cancel_group(self, "refresh")
         self.refreshing = False
         gc.unfreeze()  # the old workspace's screen may now be collected
-        self.workspace = self.service.ensure_workspace(name)
+        self.workspace = workspace
         self.sub_title = printable(self.workspace.name)
         self.info = None
         self.switch_screen(MainScreen())

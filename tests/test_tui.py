@@ -250,3 +250,20 @@ async def test_escape_right_after_opening_a_list_keeps_focus_on_the_sidebar(data
         await settle(pilot, app)
         assert app.main.current_page == "list-categories"
         assert app.main.list_page(Kind.SUPPLIERS).filter_input.value == ""
+
+
+async def test_a_workspace_name_too_long_is_refused_in_the_dialog(data_dir, small_ledger) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, app)
+        await pilot.press("f2")
+        await pilot.pause()
+        app.screen.query_one("#name").value = "x" * 120
+        await pilot.pause()
+        assert "Cannot create: a workspace name is at most 100 characters" in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert isinstance(app.screen, WorkspaceDialog)  # still open, nothing created
+        assert app.workspace.name == "Acme"
+        assert [w.name for w in app.service.workspaces()] == ["Acme"]

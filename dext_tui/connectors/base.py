@@ -21,6 +21,7 @@ class FetchResult:
 
 class Connector(Protocol):
     provider: str
+    target: str  # what it connects to, normalised (an absolute ledger path, an organisation URL)
 
     def check_source(self) -> None:
         """Raise ConnectionExpired when the source is gone or refuses us; cheap, no parsing."""

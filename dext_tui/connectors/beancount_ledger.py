@@ -350,6 +350,7 @@ class BeancountConnector:
 
     def __init__(self, ledger: str | os.PathLike[str], cache_dir: Path | None = None) -> None:
         self.ledger = Path(ledger).expanduser().absolute()
+        self.target = str(self.ledger)
         self.cache_dir = cache_dir
 
     def check_source(self) -> None:
@@ -365,11 +366,6 @@ class BeancountConnector:
         except (ValueError, KeyError, TypeError, IndexError):
             return False
         return str(self.ledger) in files and fingerprint_files(files) == fingerprint
-
-    def load(self) -> LedgerLists:
-        """Synchronous load in this process."""
-        self.check_source()
-        return load_ledger_lists(str(self.ledger), str(self.cache_dir) if self.cache_dir else None)
 
     async def fetch(self, kinds: tuple[Kind, ...] = ALL_KINDS, *, isolate: bool = False) -> FetchResult:
         self.check_source()

@@ -53,8 +53,20 @@ DEFAULT_WORKSPACE = "Default"
 DEMO_WORKSPACE = "Demo"
 
 
+MAX_WORKSPACE_NAME = 100
+
+
 def normalise_workspace_name(name: str) -> str:
     return " ".join(name.split())
+
+
+def workspace_name_problem(name: str) -> str | None:
+    """Why `name` (normalised) cannot name a workspace, or None when it can."""
+    if not name:
+        return "a workspace name cannot be empty"
+    if len(name) > MAX_WORKSPACE_NAME:
+        return f"a workspace name is at most {MAX_WORKSPACE_NAME} characters"
+    return None
 
 
 class ConnectionStatus(StrEnum):

@@ -32,8 +32,9 @@ from dext_tui.core.domain import (
     RefreshEvent,
     normalise_workspace_name,
     utcnow,
+    workspace_name_problem,
 )
-from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
+from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, UsageError
 from dext_tui.core.lists import apply_remote_list, query_item_tuples, query_items, raw, record_list_error
 from dext_tui.paths import AppPaths, app_paths, ensure_private_dir
 from dext_tui.store.engine import Store, open_store
@@ -51,10 +52,6 @@ class WorkspaceRef:
 
 def _noop(_event: RefreshEvent) -> None:
     pass
-
-
-def _is_live(status: str) -> bool:
-    return status != ConnectionStatus.DISCONNECTED
 
 
 class DextService:
@@ -76,19 +73,11 @@ class DextService:
         with self.store.read() as s:
             return [WorkspaceRef(w.id, w.name) for w in s.exec(select(Workspace).order_by(Workspace.name))]
 
-    def find_workspace(self, name: str) -> WorkspaceRef:
-        with self.store.read() as s:
-            ws = s.exec(select(Workspace).where(Workspace.name == name)).first()
-        if ws is None:
-            raise NotFound(f"no workspace named {name!r}")
-        return WorkspaceRef(ws.id, ws.name)
-
     def ensure_workspace(self, name: str = DEFAULT_WORKSPACE) -> WorkspaceRef:
         name = normalise_workspace_name(name)
-        if not name:
-            raise UsageError("a workspace name cannot be empty")
-        if len(name) > 100:
-            raise UsageError("a workspace name is at most 100 characters")
+        problem = workspace_name_problem(name)
+        if problem:
+            raise UsageError(problem)
         with self.store.write() as s:
             ws = s.exec(select(Workspace).where(Workspace.name == name)).first()
             if ws is None:
@@ -98,14 +87,6 @@ class DextService:
             return WorkspaceRef(ws.id, ws.name)
 
     # -- connection -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _live_connection(s: Session, ws: WorkspaceRef) -> Connection | None:
-        return s.exec(
-            select(Connection)
-            .where(Connection.workspace_id == ws.id, Connection.status != ConnectionStatus.DISCONNECTED)
-            .order_by(col(Connection.id).desc())
-        ).first()
 
     def connection(self, ws: WorkspaceRef) -> ConnectionInfo | None:
         """The workspace's connection (connected or expired), or None when nothing is connected."""
@@ -160,7 +141,7 @@ class DextService:
         connector = self.connector(provider, target)
         progress(RefreshEvent("reading"))
         result = await connector.fetch(ALL_KINDS, isolate=isolate)
-        target_text = str(getattr(connector, "ledger", target))
+        target_text = connector.target
         loop = asyncio.get_running_loop()
 
         def write() -> list[ListCounts]:
@@ -372,7 +353,7 @@ class DextService:
                 " use Change connection to move to other books"
             )
         loop = asyncio.get_running_loop()
-        target_text = str(getattr(connector, "ledger", new_target))
+        target_text = connector.target
 
         def write() -> list[ListCounts]:
             now = utcnow()

@@ -14,7 +14,12 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from dext_tui.connectors.beancount_ledger import missing_reason
-from dext_tui.core.domain import ConnectionInfo, ListCounts
+from dext_tui.core.domain import (
+    ConnectionInfo,
+    ListCounts,
+    normalise_workspace_name,
+    workspace_name_problem,
+)
 from dext_tui.core.errors import DextError
 from dext_tui.core.text import printable
 
@@ -158,7 +163,12 @@ class WorkspaceDialog(ModalScreen[str | None]):
             [Option(Text(printable(n) + ("  (current)" if n == self.current else "")), id=n) for n in shown]
         )
         if wanted and not any(n.casefold() == wanted for n in self.names):
-            options.add_option(Option(Text(f'Create "{printable(needle.strip())}"'), id="\0new"))
+            name = normalise_workspace_name(needle)
+            problem = workspace_name_problem(name)
+            if problem:
+                options.add_option(Option(Text(f"Cannot create: {problem}"), id="\0bad", disabled=True))
+            else:
+                options.add_option(Option(Text(f'Create "{printable(name)}"'), id="\0new"))
         if options.option_count:
             options.highlighted = 0
 
@@ -175,7 +185,7 @@ class WorkspaceDialog(ModalScreen[str | None]):
     @on(Input.Submitted, "#name")
     def _submitted(self) -> None:
         options = self.query_one("#workspaces", OptionList)
-        if options.highlighted is None:
+        if options.highlighted is None or options.get_option_at_index(options.highlighted).disabled:
             return
         self._choose(options.get_option_at_index(options.highlighted).id)
 
@@ -185,6 +195,6 @@ class WorkspaceDialog(ModalScreen[str | None]):
 
     def _choose(self, option_id: str | None) -> None:
         if option_id == "\0new":
-            self.dismiss(" ".join(self.query_one("#name", Input).value.split()))
+            self.dismiss(normalise_workspace_name(self.query_one("#name", Input).value))
         elif option_id:
             self.dismiss(option_id)

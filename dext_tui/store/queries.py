@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, Kind, ListSyncInfo
+from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, ListSyncInfo
 from dext_tui.store.migrations import SCHEMA_VERSION
 
 
@@ -37,7 +37,7 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
         ListSyncInfo(k, _time(syncs[k][1]), _time(syncs[k][2]), syncs[k][3], syncs[k][4])
         if k in syncs
         else ListSyncInfo(k, None, None, 0, None)
-        for k in (Kind(k) for k in ALL_KINDS)
+        for k in ALL_KINDS
     )
     return ConnectionInfo(
         id=row[0],
