@@ -1098,7 +1098,7 @@ def connection_shown():
         page = app.main.integration
     except Exception:
         return False
-    return page.info is not None and page._table_ready
+    return page.info is not None and page._built
 
 app = Probe(data_dir=sys.argv[2])
 def store_ready():

@@ -58,7 +58,7 @@ class IntegrationPage(VerticalScroll):
         super().__init__(id="integration", classes="page")
         self.info: ConnectionInfo | None = None
         self._loaded = False  # show_info has been called (maybe before the table was built)
-        self._table_ready = False
+        self._built = False  # composed and mounted: show_info may touch its widgets
         self._pending_now: datetime | None = None
         self._items: dict[Kind, str] = {}
         self._last: dict[Kind, str] = {}
@@ -83,7 +83,7 @@ class IntegrationPage(VerticalScroll):
             getattr(self.app, f"action_{actions[event.button.id]}")()
 
     def on_mount(self) -> None:
-        self._table_ready = True
+        self._built = True
         app = self.app
         if self._loaded:
             self.show_info(self.info, now=self._pending_now)
@@ -99,7 +99,7 @@ class IntegrationPage(VerticalScroll):
 
     def show_info(self, info: ConnectionInfo | None, *, now: datetime | None = None) -> None:
         self.info, self._loaded, self._pending_now = info, True, now
-        if not self._table_ready:
+        if not self._built:
             return  # on_mount shows it
         body = self.query_one("#card-body", Static)
         card = self.query_one("#card")

@@ -111,11 +111,6 @@ class ItemTable(ScrollView, can_focus=True):
             super().__init__()
             self.character = character
 
-    class CursorMoved(Message):
-        def __init__(self, row: TableRow | None) -> None:
-            super().__init__()
-            self.row = row
-
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._data = TableData.empty()
@@ -207,9 +202,6 @@ class ItemTable(ScrollView, can_focus=True):
         self.refresh()
 
     # -- movement ---------------------------------------------------------------------------------
-
-    def watch_cursor(self, _old: int, _new: int) -> None:
-        self.post_message(self.CursorMoved(self.current_row))
 
     @property
     def _page_height(self) -> int:
