@@ -52,6 +52,11 @@ def ensure_private_dir(path: Path) -> Path:
 
 def app_paths(cli_value: str | os.PathLike[str] | None = None) -> AppPaths:
     paths = AppPaths(resolve_data_dir(cli_value))
-    ensure_private_dir(paths.data_dir)
-    ensure_private_dir(paths.cache_dir)
+    try:
+        ensure_private_dir(paths.data_dir)
+        ensure_private_dir(paths.cache_dir)
+    except OSError as exc:
+        from dext_tui.core.errors import DextError
+
+        raise DextError(f"cannot use the data dir {paths.data_dir}: {exc.strerror or exc}") from None
     return paths

@@ -249,3 +249,10 @@ def _first_expense(text: str) -> str:
 
 def _first_asset(text: str) -> str:
     return next(line.split()[2] for line in text.splitlines() if " open Assets:" in line)
+
+
+def test_an_unusable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    proc = run(blocker / "data", "status", check=1)
+    assert proc.stderr.strip() == f"dext-tui: cannot use the data dir {blocker / 'data'}: Not a directory"
