@@ -25,12 +25,12 @@ from dext_tui.core.domain import (
     normalise_workspace_name,
 )
 from dext_tui.core.text import printable
-from dext_tui.screens.list_page import ListPage
 from dext_tui.screens.main import PAGES, MainScreen
 
 if TYPE_CHECKING:
     from dext_tui.core.domain import RefreshEvent
     from dext_tui.core.service import DextService, WorkspaceRef
+    from dext_tui.screens.list_page import ListPage
 
 
 def counts_message(counts: list[ListCounts]) -> str:
@@ -77,34 +77,51 @@ class DextApp(App[int]):
         self.workspace: WorkspaceRef = None  # type: ignore[assignment]
         self.info: ConnectionInfo | None = None
         self.clock = clock
-        self.ready = False  # the store is open (sqlmodel loaded): every action can run
-        self.known = False  # the connection is known (maybe from the quick read, before `ready`)
+        self.ready = False  # the store is open and the workspace and its connection known
         self._ready_event: asyncio.Event | None = None
         self.refreshing = False
 
     # -- start-up ---------------------------------------------------------------------------------
 
-    async def on_mount(self) -> None:
+    def get_default_screen(self) -> Screen:
         self._ready_event = asyncio.Event()
-        if self.service is None:
-            self._peek()  # before the screen is built, so its first paint shows the connection
-        await self.push_screen(MainScreen())
-        # Paint first; the store (sqlmodel, SQLAlchemy) loads right after, in a thread.
-        self.call_after_refresh(self._start)
+        self._open_quickly()  # before the screen is built, so its first paint shows the connection
+        return MainScreen()
 
-    def _peek(self) -> None:
-        """Show the connection at once from a read-only look at the database (plain sqlite3)."""
-        from dext_tui.paths import DB_NAME, resolve_data_dir
-        from dext_tui.store.queries import NotKnownYet, peek_connection
+    def on_mount(self) -> None:
+        if self.ready:
+            self._settled()
+        else:
+            self._start()  # in a worker, while the first screen is painted
 
-        name = DEMO_WORKSPACE if self._demo else (self._workspace_name or DEFAULT_WORKSPACE)
-        name = normalise_workspace_name(name)
+    def _workspace_wanted(self) -> str:
+        return normalise_workspace_name(
+            DEMO_WORKSPACE if self._demo else (self._workspace_name or DEFAULT_WORKSPACE)
+        )
+
+    def _open_quickly(self) -> None:
+        """The usual start: the store exists at the current schema and the workspace exists, so opening
+        is a few plain SQLite reads (milliseconds, no lock to wait for): do it before the first paint.
+        Anything else (first run, a migration, a new workspace, making the demo, an error to report)
+        is left to `_start`, which runs in the background and may take seconds."""
+        from dext_tui.core.errors import DextError
+        from dext_tui.core.service import DextService
+        from dext_tui.store.engine import NeedsSetUp
+
         try:
-            info = peek_connection(resolve_data_dir(self._data_dir) / DB_NAME, name)
-        except NotKnownYet:
+            if self.service is None:
+                self.service = DextService.open(self._data_dir, set_up=False)
+            workspace = self.service.find_workspace(self._workspace_wanted())
+            if workspace is None:
+                return
+            info = self.service.connection(workspace)
+        except (NeedsSetUp, DextError):
             return
-        self.info, self.known = info, True
-        self.sub_title = printable(name)
+        if self._demo and info is None:
+            return  # the demo workspace is connected by _start
+        self.workspace, self.info = workspace, info
+        self.sub_title = printable(workspace.name)
+        self._set_ready()
 
     @work(exclusive=True, group="startup")
     async def _start(self) -> None:
@@ -118,18 +135,31 @@ class DextApp(App[int]):
                 self.workspace = await self.service.ensure_demo(isolate=True)
             else:
                 self.workspace = await asyncio.to_thread(
-                    self.service.ensure_workspace, self._workspace_name or DEFAULT_WORKSPACE
+                    self.service.ensure_workspace, self._workspace_wanted()
                 )
         except DextError as exc:
             self.exit(1, message=f"dext-tui: {printable(str(exc))}")
             return
         self.sub_title = printable(self.workspace.name)
         await self.reload_info()
-        self.ready = self.known = True
+        self._set_ready()
+        self._settled()
+
+    def _set_ready(self) -> None:
+        self.ready = True
         assert self._ready_event is not None
         self._ready_event.set()
-        self.settle_memory()
         self.refresh_bindings()
+
+    def _settled(self) -> None:
+        self.settle_memory()
+        # The ORM (sqlmodel, SQLAlchemy: about half a second of imports) is only needed to write. Load it
+        # while the user reads the first screen, so the first refresh or new workspace does not wait.
+        self.set_timer(0.5, self._load_orm)
+
+    @work(thread=True, group="startup-orm")
+    def _load_orm(self) -> None:
+        self.service.store.load_orm()
 
     def settle_memory(self) -> None:
         """Big, long-lived data (a 100,000-item list) has just arrived: move everything alive now out of
@@ -174,7 +204,7 @@ class DextApp(App[int]):
         if action not in ("manage_menu", "refresh_all", "reconnect", "connect"):
             return True
         info = self.info
-        if not self.known:
+        if not self.ready:
             return False
         if action == "connect":
             return info is None
@@ -186,7 +216,7 @@ class DextApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if not self.known:
+        if not self.ready:
             return
         info = self.info
         if info is None:
@@ -358,12 +388,15 @@ class DextApp(App[int]):
             return
         self.workers.cancel_group(self, "refresh")
         self.refreshing = False
-        gc.unfreeze()  # the old workspace's screen may now be collected
-        self.workspace = workspace
-        self.sub_title = printable(self.workspace.name)
-        self.info = None
-        self.switch_screen(MainScreen())
-        self.call_after_refresh(lambda: self.run_worker(self.reload_info(), group="info", exclusive=True))
+        gc.unfreeze()  # the old workspace's pages may now be collected
+
+        async def reopen() -> None:
+            info = await asyncio.to_thread(self.service.connection, workspace)
+            self.workspace, self.info = workspace, info
+            self.sub_title = printable(workspace.name)
+            await self.main.reset()  # the new Integration page shows self.info
+
+        self.run_worker(reopen(), group="info", exclusive=True)
         self.notify(f"Workspace: {name}", markup=False)
 
     def on_unmount(self) -> None:

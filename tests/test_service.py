@@ -7,6 +7,7 @@ import pytest
 
 from dext_tui.core.domain import ConnectionStatus, Kind
 from dext_tui.core.errors import ConnectionExpired, DextError, InvalidData, NotConnected
+from dext_tui.core.service import DextService
 
 
 def names(service, ws, kind, include_archived=False):
@@ -186,12 +187,19 @@ async def test_demo_workspace_is_made_once(service) -> None:
     assert again == ws and service.connection(ws).id == info.id
 
 
-async def test_quick_read_for_first_paint_agrees_with_the_service(service, small_ledger: Path) -> None:
-    from dext_tui.store.queries import NotKnownYet, peek_connection
+async def test_quick_open_reads_only_an_existing_store(tmp_path: Path, small_ledger: Path) -> None:
+    from dext_tui.store.engine import NeedsSetUp
 
+    data_dir = tmp_path / "data"
+    with pytest.raises(NeedsSetUp):
+        DextService.open(data_dir, set_up=False)
+    assert not (data_dir / "dext.db").exists()  # nothing created: the full open does that
+    service = DextService.open(data_dir)
     ws = service.ensure_workspace("Acme")
-    with pytest.raises(NotKnownYet):
-        peek_connection(service.paths.db_path, "Nobody")
-    assert peek_connection(service.paths.db_path, "Acme") is None
     await service.connect(ws, "beancount", str(small_ledger))
-    assert peek_connection(service.paths.db_path, "Acme") == service.connection(ws)
+    service.close()
+    quick = DextService.open(data_dir, set_up=False)
+    assert quick.find_workspace("Acme") == ws
+    assert quick.connection(ws) is not None and quick.connection(ws).tenant_name == "Acme Widgets Ltd"
+    assert quick.find_workspace("Nobody") is None
+    quick.close()

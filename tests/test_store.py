@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 from dext_tui.core.errors import DextError
 from dext_tui.paths import app_paths
 from dext_tui.store import models  # noqa: F401 - models register their tables
-from dext_tui.store.engine import open_store
+from dext_tui.store.engine import open_store, raw
 from dext_tui.store.migrations import SCHEMA_VERSION
 
 
@@ -30,12 +30,13 @@ def test_env_variable_chooses_the_data_dir(tmp_path: Path, monkeypatch: pytest.M
 
 def test_pragmas_are_on_for_every_connection(tmp_path: Path) -> None:
     store = open_store(tmp_path / "dext.db")
-    with store.read() as s:
-        conn = s.connection()
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    with store.read() as db, store.write() as s:
+        for conn in (db, raw(s)):
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     store.close()
+
 
 
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:

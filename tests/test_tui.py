@@ -30,6 +30,17 @@ async def test_integration_page_shows_the_connection(data_dir: Path, small_ledge
         assert " m Manage " in text  # the key bar shows the key
 
 
+async def test_the_first_frame_already_shows_the_connection(data_dir: Path, small_ledger: Path) -> None:
+    (await connected_service(data_dir, small_ledger)).close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30)):
+        # No settling: the store was opened before the first paint, so nothing shows "Loading…".
+        assert app.ready
+        text = screen_text(app)
+        assert "Acme Widgets Ltd" in text and "● Connected" in text
+        assert "Loading" not in text
+
+
 async def test_manage_menu_by_key_refreshes_with_counts(data_dir: Path, small_ledger: Path) -> None:
     (await connected_service(data_dir, small_ledger)).close()
     small_ledger.write_text(small_ledger.read_text().replace('"Rail Co"', '"Train Co"'))

@@ -2,6 +2,10 @@
 
 Blocking store work runs in threads (`asyncio.to_thread`); connector work is async. Callers get plain
 dataclasses from `core.domain`, never ORM objects.
+
+Reads are plain SQL on `store.read()`. Writes go through sqlmodel sessions (`store.write()`), and the ORM
+is imported inside the methods that write: loading it costs about half a second, which neither the TUI's
+first screen nor `dext-tui status` should pay.
 """
 
 from __future__ import annotations
@@ -12,11 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-
-from sqlmodel import Session, col, select
+from typing import TYPE_CHECKING
 
 from dext_tui.connectors.base import Connector, FetchResult
-from dext_tui.connectors.beancount_ledger import BeancountConnector
 from dext_tui.core.domain import (
     ALL_KINDS,
     DEFAULT_WORKSPACE,
@@ -35,11 +37,15 @@ from dext_tui.core.domain import (
     workspace_name_problem,
 )
 from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, UsageError
-from dext_tui.core.lists import apply_remote_list, query_item_tuples, query_items, raw, record_list_error
+from dext_tui.core.lists import apply_remote_list, query_item_tuples, query_items, record_list_error
 from dext_tui.paths import AppPaths, app_paths, ensure_private_dir
-from dext_tui.store.engine import Store, open_store
-from dext_tui.store.models import Connection, ConnectionEvent, ListSync, Workspace
-from dext_tui.store.queries import connection_info
+from dext_tui.store.engine import Store, open_store, raw
+from dext_tui.store.queries import connection_info, parse_time
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from dext_tui.store.models import Connection
 
 PROVIDERS = ("beancount",)
 
@@ -60,9 +66,11 @@ class DextService:
         self.store = store
 
     @classmethod
-    def open(cls, data_dir: str | Path | None = None) -> DextService:
+    def open(cls, data_dir: str | Path | None = None, *, set_up: bool = True) -> DextService:
+        """Open the store in the data dir, creating or migrating it. With `set_up=False` it must exist
+        at the current schema, else `NeedsSetUp`: then opening takes milliseconds and never blocks."""
         paths = app_paths(data_dir)
-        return cls(paths, open_store(paths.db_path))
+        return cls(paths, open_store(paths.db_path, set_up=set_up))
 
     def close(self) -> None:
         self.store.close()
@@ -70,14 +78,26 @@ class DextService:
     # -- workspaces -------------------------------------------------------------------------------
 
     def workspaces(self) -> list[WorkspaceRef]:
-        with self.store.read() as s:
-            return [WorkspaceRef(w.id, w.name) for w in s.exec(select(Workspace).order_by(Workspace.name))]
+        with self.store.read() as db:
+            return [WorkspaceRef(*r) for r in db.execute("SELECT id, name FROM workspace ORDER BY name")]
+
+    def find_workspace(self, name: str) -> WorkspaceRef | None:
+        with self.store.read() as db:
+            row = db.execute("SELECT id, name FROM workspace WHERE name = ?", (name,)).fetchone()
+        return WorkspaceRef(*row) if row else None
 
     def ensure_workspace(self, name: str = DEFAULT_WORKSPACE) -> WorkspaceRef:
         name = normalise_workspace_name(name)
         problem = workspace_name_problem(name)
         if problem:
             raise UsageError(problem)
+        found = self.find_workspace(name)
+        if found is not None:
+            return found
+        from sqlmodel import select
+
+        from dext_tui.store.models import Workspace
+
         with self.store.write() as s:
             ws = s.exec(select(Workspace).where(Workspace.name == name)).first()
             if ws is None:
@@ -90,11 +110,13 @@ class DextService:
 
     def connection(self, ws: WorkspaceRef) -> ConnectionInfo | None:
         """The workspace's connection (connected or expired), or None when nothing is connected."""
-        with self.store.read() as s:
-            return connection_info(raw(s.connection()), ws.id, ws.name)
+        with self.store.read() as db:
+            return connection_info(db, ws.id, ws.name)
 
     def connector(self, provider: str, target: str | None) -> Connector:
         if provider == "beancount":
+            from dext_tui.connectors.beancount_ledger import BeancountConnector
+
             if not target:
                 raise UsageError("connect beancount needs the ledger file: dext-tui connect beancount PATH")
             return BeancountConnector(target, cache_dir=self.paths.cache_dir)
@@ -103,6 +125,8 @@ class DextService:
         raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
 
     def _set_status(self, connection_id: int, status: ConnectionStatus, reason: str | None) -> None:
+        from dext_tui.store.models import Connection, ConnectionEvent
+
         with self.store.write() as s:
             conn = s.get(Connection, connection_id)
             if conn is None or (conn.status == status and conn.status_reason == reason):
@@ -145,6 +169,10 @@ class DextService:
         loop = asyncio.get_running_loop()
 
         def write() -> list[ListCounts]:
+            from sqlmodel import select
+
+            from dext_tui.store.models import Connection, ConnectionEvent
+
             now = utcnow()
             with self.store.write() as s:
                 generation = 1 + max(
@@ -197,7 +225,7 @@ class DextService:
         for kind, items in result.lists.items():
             loop.call_soon_threadsafe(progress, RefreshEvent("applying", kind))
             c = apply_remote_list(
-                s.connection(),
+                raw(s),
                 workspace_id=ws.id,
                 connection_id=conn.id,
                 generation=conn.generation,
@@ -257,7 +285,7 @@ class DextService:
             try:
                 with self.store.write() as s:
                     c = apply_remote_list(
-                        s.connection(),
+                        raw(s),
                         workspace_id=ws.id,
                         connection_id=info.id,
                         generation=info.generation,
@@ -269,7 +297,7 @@ class DextService:
                 message = f"could not save the list: {exc.__class__.__name__}: {exc}"
                 try:
                     with self.store.write() as s:
-                        record_list_error(s.connection(), info.id, kind, message)
+                        record_list_error(raw(s), info.id, kind, message)
                 except Exception:
                     pass
                 c = ListCounts(kind, error=message)
@@ -286,15 +314,20 @@ class DextService:
         return counts
 
     def _fingerprints(self, connection_id: int, kinds: Sequence[Kind]) -> dict[Kind, str]:
-        with self.store.read() as s:
-            syncs = s.exec(
-                select(ListSync).where(
-                    ListSync.connection_id == connection_id, col(ListSync.kind).in_([k.value for k in kinds])
-                )
-            ).all()
-        return {Kind(x.kind): x.fingerprint for x in syncs if x.fingerprint and x.error is None}
+        wanted = {k.value for k in kinds}
+        with self.store.read() as db:
+            rows = db.execute(
+                "SELECT kind, fingerprint FROM listsync"
+                " WHERE connection_id = ? AND fingerprint IS NOT NULL AND error IS NULL",
+                (connection_id,),
+            ).fetchall()
+        return {Kind(kind): fingerprint for kind, fingerprint in rows if kind in wanted}
 
     def _touch_unchanged(self, connection_id: int, kinds: Sequence[Kind]) -> list[ListCounts]:
+        from sqlmodel import select
+
+        from dext_tui.store.models import Connection, ListSync
+
         now = utcnow()
         with self.store.write() as s:
             syncs = {
@@ -314,11 +347,13 @@ class DextService:
             return out
 
     def _tenant_id(self, connection_id: int) -> str | None:
-        with self.store.read() as s:
-            conn = s.get(Connection, connection_id)
-            return conn.tenant_id if conn else None
+        with self.store.read() as db:
+            row = db.execute("SELECT tenant_id FROM connection WHERE id = ?", (connection_id,)).fetchone()
+        return row[0] if row else None
 
     def _mark_refreshed(self, connection_id: int, tenant_name: str | None) -> None:
+        from dext_tui.store.models import Connection
+
         with self.store.write() as s:
             conn = s.get(Connection, connection_id)
             if conn is not None:
@@ -356,6 +391,8 @@ class DextService:
         target_text = connector.target
 
         def write() -> list[ListCounts]:
+            from dext_tui.store.models import Connection, ConnectionEvent
+
             now = utcnow()
             with self.store.write() as s:
                 conn = s.get(Connection, info.id)
@@ -382,23 +419,23 @@ class DextService:
     # -- lists ------------------------------------------------------------------------------------
 
     def items(self, ws: WorkspaceRef, kind: Kind, *, include_archived: bool = False) -> list[ItemRow]:
-        with self.store.read() as s:
-            return query_items(s.connection(), ws.id, kind, include_archived=include_archived)
+        with self.store.read() as db:
+            return query_items(db, ws.id, kind, include_archived=include_archived)
 
     def item_tuples(self, ws: WorkspaceRef, kind: Kind) -> list[tuple[int, str | None, str, str]]:
         """`(id, code, name, status)` for every item, archived included: what a list view needs."""
-        with self.store.read() as s:
-            return query_item_tuples(s.connection(), ws.id, kind)
+        with self.store.read() as db:
+            return query_item_tuples(db, ws.id, kind)
 
     def events(self, connection_id: int) -> list[ConnectionEventInfo]:
         """The connection's timeline, oldest first."""
-        with self.store.read() as s:
-            rows = s.exec(
-                select(ConnectionEvent)
-                .where(ConnectionEvent.connection_id == connection_id)
-                .order_by(col(ConnectionEvent.id))
-            )
-            return [ConnectionEventInfo(e.at, e.from_status, e.to_status, e.reason) for e in rows]
+        with self.store.read() as db:
+            rows = db.execute(
+                "SELECT at, from_status, to_status, reason FROM connectionevent"
+                " WHERE connection_id = ? ORDER BY id",
+                (connection_id,),
+            ).fetchall()
+        return [ConnectionEventInfo(parse_time(r[0]), r[1], r[2], r[3]) for r in rows]
 
     # -- demo -------------------------------------------------------------------------------------
 

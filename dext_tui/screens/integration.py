@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Label, ProgressBar, Static
+from textual.widgets import Static
 
 from dext_tui.core.domain import (
     ALL_KINDS,
@@ -21,6 +21,7 @@ from dext_tui.core.domain import (
     utcnow,
 )
 from dext_tui.core.text import printable
+from dext_tui.widgets.chrome import ActionButton
 
 STATUS_TEXT = {
     ConnectionStatus.CONNECTED: "● Connected",
@@ -59,24 +60,25 @@ class IntegrationPage(VerticalScroll):
         self.info: ConnectionInfo | None = None
         self._loaded = False  # show_info has been called (maybe before the table was built)
         self._built = False  # composed and mounted: show_info may touch its widgets
+        self._shown: tuple[ConnectionInfo | None, str | None] | None = None  # what the card shows
         self._pending_now: datetime | None = None
         self._items: dict[Kind, str] = {}
         self._last: dict[Kind, str] = {}
         self._progress: dict[Kind, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield Label("Connections › Integrations", classes="title")
+        yield Static("Connections › Integrations", classes="title")
         with Vertical(id="card"):
             yield Static("Loading…", id="card-body")
             with Horizontal(id="card-actions"):
-                yield Button("Manage Connection ▾", id="manage", variant="default", compact=True)
-                yield Button("Reconnect", id="reconnect", variant="success", compact=True)
-                yield Button("Connect…", id="connect", variant="primary", compact=True)
-        yield Label("Lists", classes="subtitle")
+                yield ActionButton("Manage Connection ▾", id="manage")
+                yield ActionButton("Reconnect", id="reconnect", variant="success")
+                yield ActionButton("Connect…", id="connect", variant="primary")
+        yield Static("Lists", classes="subtitle")
         yield Vertical(id="progress-slot")  # a progress bar is mounted here while a refresh runs
         yield Static(id="lists")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    def on_action_button_pressed(self, event: ActionButton.Pressed) -> None:
         actions = {"manage": "manage_menu", "reconnect": "reconnect", "connect": "connect"}
         if event.button.id in actions:
             event.stop()
@@ -87,7 +89,7 @@ class IntegrationPage(VerticalScroll):
         app = self.app
         if self._loaded:
             self.show_info(self.info, now=self._pending_now)
-        elif getattr(app, "known", False):  # the app knew the connection before this page was built
+        elif getattr(app, "ready", False):  # the app knew the connection before this page was built
             self.show_info(app.info, now=getattr(app, "clock", None) or utcnow())  # type: ignore[attr-defined]
         else:
             self._show_buttons(None)
@@ -98,9 +100,13 @@ class IntegrationPage(VerticalScroll):
         self.query_one("#connect").display = info is None
 
     def show_info(self, info: ConnectionInfo | None, *, now: datetime | None = None) -> None:
+        shown = (info, when(info.last_refreshed_at, now) if info else None)
+        if self._loaded and self._built and shown == self._shown:
+            return  # the same as on screen (start-up reads the connection twice): no redraw
         self.info, self._loaded, self._pending_now = info, True, now
         if not self._built:
             return  # on_mount shows it
+        self._shown = shown
         body = self.query_one("#card-body", Static)
         card = self.query_one("#card")
         card.remove_class("connected", "expired", "disconnected")
@@ -143,24 +149,23 @@ class IntegrationPage(VerticalScroll):
         self.refresh_bindings()
 
     def _draw_lists(self) -> None:
-        """The lists panel: a plain Rich table (a DataTable would cost start-up time for 7 rows)."""
-        table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold", expand=False)
-        table.add_column("List", width=13, no_wrap=True)
-        table.add_column("Items", width=7, justify="right", no_wrap=True)
-        table.add_column("Refreshed", width=12, no_wrap=True)
-        table.add_column("Progress", no_wrap=True, overflow="ellipsis")
+        """The lists panel, as fixed columns of plain text: it is redrawn at every step of a refresh, and
+        a Rich Table (let alone a DataTable) costs several times more to lay out for 8 short lines."""
+        panel = Text(no_wrap=True, overflow="ellipsis")
+        panel.append(f"{'List':<13}  {'Items':>7}  {'Refreshed':<12}  Progress\n", style="bold")
         for kind in ALL_KINDS:
-            table.add_row(
-                kind.label,
-                self._items.get(kind, ""),
-                self._last.get(kind, ""),
-                Text(self._progress.get(kind, "")),
-            )
-        self.query_one("#lists", Static).update(table)
+            items, last = self._items.get(kind, ""), self._last.get(kind, "")
+            panel.append(f"{kind.label:<13}  {items:>7}  {last:<12}  ")
+            panel.append(self._progress.get(kind, ""))  # printable() already: shown literally
+            panel.append("\n")
+        panel.rstrip()
+        self.query_one("#lists", Static).update(panel)
 
     # -- refresh progress -------------------------------------------------------------------------
 
     def refresh_started(self, kinds: tuple[Kind, ...]) -> None:
+        from textual.widgets import ProgressBar
+
         slot = self.query_one("#progress-slot")
         slot.remove_children()
         slot.mount(ProgressBar(id="refresh-progress", show_eta=False, total=len(kinds)))
@@ -179,8 +184,8 @@ class IntegrationPage(VerticalScroll):
             self._progress[event.kind] = progress_text(event.counts)
             if event.counts.ok:
                 self._items[event.kind] = f"{event.counts.total:,}"
-            for bar in self.query("#refresh-progress").results(ProgressBar):
-                bar.advance(1)
+            for bar in self.query("#refresh-progress"):
+                bar.advance(1)  # type: ignore[attr-defined] - the ProgressBar of refresh_started
         self._draw_lists()
 
     def refresh_finished(self) -> None:

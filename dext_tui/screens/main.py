@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Header, OptionList
+from textual.widgets import ContentSwitcher, OptionList
 from textual.widgets.option_list import Option
 
 from dext_tui.core.domain import ALL_KINDS, Kind
 from dext_tui.screens.integration import IntegrationPage
-from dext_tui.screens.list_page import ListPage
+from dext_tui.widgets.chrome import TitleBar
 from dext_tui.widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from dext_tui.screens.list_page import ListPage  # imported when a list is first shown
 
 PAGES: list[tuple[str, str]] = [("integration", "Integrations")] + [
     (f"list-{k.value}", k.label) for k in ALL_KINDS
@@ -46,7 +51,7 @@ class MainScreen(Screen[None]):
         getattr(self.app, f"action_{action}")()
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="≡")
+        yield TitleBar()
         with Horizontal(id="body"):
             options: list[Option | None] = [
                 Option("Connections", id="h-connections", disabled=True),
@@ -65,14 +70,26 @@ class MainScreen(Screen[None]):
         sidebar.highlighted = sidebar.get_option_index("integration")
         sidebar.focus()
 
+    async def reset(self) -> None:
+        """Another workspace: every page is built again (list pages when they are next shown)."""
+        switcher = self.query_one(ContentSwitcher)
+        await switcher.remove_children()
+        await switcher.mount(IntegrationPage())
+        switcher.current = "integration"
+        sidebar = self.query_one(Sidebar)
+        with sidebar.prevent(OptionList.OptionHighlighted):
+            sidebar.highlighted = sidebar.get_option_index("integration")
+        sidebar.focus()
+        self.refresh_bindings()
+
     @property
     def integration(self) -> IntegrationPage:
         return self.query_one(IntegrationPage)
 
     def list_page(self, kind: Kind) -> ListPage | None:
         """The page of that list, or None if it has not been shown yet."""
-        pages = self.query(f"#list-{kind.value}").results(ListPage)
-        return next(pages, None)
+        pages = self.query(f"#list-{kind.value}")
+        return pages.first() if pages else None  # type: ignore[return-value] - only ListPages have these ids
 
     @property
     def current_page(self) -> str:
@@ -88,6 +105,8 @@ class MainScreen(Screen[None]):
         self.show_page(PAGES[index][0])
 
     def show_page(self, page: str, *, focus: bool = True) -> None:
+        from dext_tui.screens.list_page import ListPage
+
         switcher = self.query_one(ContentSwitcher)
         self.pending_focus = page if focus else None
         if page.startswith("list-") and self.list_page(Kind(page.removeprefix("list-"))) is None:
