@@ -38,7 +38,6 @@ def test_pragmas_are_on_for_every_connection(tmp_path: Path) -> None:
     store.close()
 
 
-
 def test_migrated_schema_matches_the_models(tmp_path: Path) -> None:
     open_store(tmp_path / "dext.db").close()
     db = sqlite3.connect(tmp_path / "dext.db")
