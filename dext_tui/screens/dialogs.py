@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,6 +24,8 @@ from dext_tui.core.domain import (
 from dext_tui.core.errors import DextError
 from dext_tui.core.text import printable
 
+T = TypeVar("T")
+
 
 def _expand(text: str) -> Path:
     return Path(text.strip()).expanduser()
@@ -35,13 +38,33 @@ def check_ledger_path(text: str) -> str | None:
     return missing_reason(_expand(text).absolute())
 
 
-class ConnectDialog(ModalScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
+class DialogScreen(ModalScreen[T]):
+    """A centred box over the app; the look shared by every dialog."""
+
+    DEFAULT_CSS = """
+    DialogScreen { align: center middle; }
+    DialogScreen .dialog {
+        width: 76; max-width: 95%; height: auto; max-height: 90%;
+        border: thick $primary; background: $surface; padding: 0 2;
+    }
+    DialogScreen .title { text-style: bold; color: $accent; }
+    DialogScreen .field-label { padding: 1 0 0 0; text-style: bold; }
+    DialogScreen OptionList { height: auto; max-height: 10; }
+    DialogScreen .check { height: auto; color: $success; }
+    DialogScreen .check.error { color: $error; }
+    DialogScreen .help { color: $text-muted; height: auto; }
+    DialogScreen .buttons { height: auto; padding: 1 0 0 0; }
+    DialogScreen .buttons Button { margin: 0 2 0 0; }
+    """
+
+
+class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
     """Choose the provider and the ledger; connects (or reconnects) in a worker, errors shown inline."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, *, reconnect: ConnectionInfo | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.reconnecting = reconnect
 
     def compose(self) -> ComposeResult:
@@ -133,13 +156,13 @@ class ConnectDialog(ModalScreen[tuple[ConnectionInfo, list[ListCounts]] | None])
         self.dismiss(None)
 
 
-class WorkspaceDialog(ModalScreen[str | None]):
+class WorkspaceDialog(DialogScreen[str | None]):
     """Pick a workspace, or type a new name to create one."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self, names: list[str], current: str) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.names = names
         self.current = current
 

@@ -74,9 +74,7 @@ class IntegrationPage(VerticalScroll):
                 yield ActionButton("Manage Connection ▾", id="manage")
                 yield ActionButton("Reconnect", id="reconnect", variant="success")
                 yield ActionButton("Connect…", id="connect", variant="primary")
-        yield Static("Lists", classes="subtitle")
-        yield Vertical(id="progress-slot")  # a progress bar is mounted here while a refresh runs
-        yield Static(id="lists")
+        yield Static(id="lists")  # a progress bar is mounted above it while a refresh runs
 
     def on_action_button_pressed(self, event: ActionButton.Pressed) -> None:
         actions = {"manage": "manage_menu", "reconnect": "reconnect", "connect": "connect"}
@@ -152,6 +150,7 @@ class IntegrationPage(VerticalScroll):
         """The lists panel, as fixed columns of plain text: it is redrawn at every step of a refresh, and
         a Rich Table (let alone a DataTable) costs several times more to lay out for 8 short lines."""
         panel = Text(no_wrap=True, overflow="ellipsis")
+        panel.append("Lists\n", style="bold")
         panel.append(f"{'List':<13}  {'Items':>7}  {'Refreshed':<12}  Progress\n", style="bold")
         for kind in ALL_KINDS:
             items, last = self._items.get(kind, ""), self._last.get(kind, "")
@@ -166,9 +165,8 @@ class IntegrationPage(VerticalScroll):
     def refresh_started(self, kinds: tuple[Kind, ...]) -> None:
         from textual.widgets import ProgressBar
 
-        slot = self.query_one("#progress-slot")
-        slot.remove_children()
-        slot.mount(ProgressBar(id="refresh-progress", show_eta=False, total=len(kinds)))
+        self.query(".refresh-progress").remove()
+        self.mount(ProgressBar(classes="refresh-progress", show_eta=False, total=len(kinds)), before="#lists")
         for kind in ALL_KINDS:
             self._progress[kind] = "waiting…" if kind in kinds else ""
         self._draw_lists()
@@ -184,12 +182,12 @@ class IntegrationPage(VerticalScroll):
             self._progress[event.kind] = progress_text(event.counts)
             if event.counts.ok:
                 self._items[event.kind] = f"{event.counts.total:,}"
-            for bar in self.query("#refresh-progress"):
+            for bar in self.query(".refresh-progress"):
                 bar.advance(1)  # type: ignore[attr-defined] - the ProgressBar of refresh_started
         self._draw_lists()
 
     def refresh_finished(self) -> None:
-        self.query_one("#progress-slot").remove_children()
+        self.query(".refresh-progress").remove()
 
 
 def progress_text(counts: ListCounts) -> str:

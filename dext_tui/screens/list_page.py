@@ -6,7 +6,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, Static
+from textual.widgets import Input, Static
 
 from dext_tui.core.domain import Kind, ListCounts
 from dext_tui.widgets.item_table import ItemTable, TableData
@@ -14,6 +14,16 @@ from dext_tui.widgets.item_table import ItemTable, TableData
 
 class ListPage(Vertical):
     """The page for one list kind. Data comes from the app's service in a thread worker."""
+
+    DEFAULT_CSS = """
+    ListPage .page-title { height: auto; margin: 0 0 1 0; }
+    ListPage .page-title .title { width: 1fr; text-style: bold; color: $accent; }
+    ListPage .page-title .count { width: auto; color: $text-muted; }
+    ListPage #filter-row { height: 1; margin: 0 0 1 0; }
+    ListPage #filter-row .prompt { width: auto; color: $text-muted; }
+    ListPage #filter { width: 1fr; }
+    ListPage .status-line { height: 1; color: $text-muted; }
+    """
 
     BINDINGS = [
         Binding("ctrl+r,f5", "reload", "Reload list"),
@@ -31,10 +41,10 @@ class ListPage(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="page-title"):
-            yield Label(f"Lists › {self.kind.label}", classes="title")
+            yield Static(f"Lists › {self.kind.label}", classes="title")
             yield Static("", id="list-count", classes="count")
         with Horizontal(id="filter-row"):
-            yield Label("Filter ", classes="prompt")
+            yield Static("Filter ", classes="prompt")
             yield Input(
                 placeholder="type to filter by code or name", id="filter", select_on_focus=False, compact=True
             )
