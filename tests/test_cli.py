@@ -189,7 +189,9 @@ def _snapshot(db: Path) -> dict[str, list[tuple]]:
     con = sqlite3.connect(db)
     try:
         return {
-            kind: sorted(con.execute("SELECT remote_id, name, status FROM listitem WHERE kind = ?", (kind,)))
+            kind: con.execute(
+                "SELECT id, remote_id, name, status FROM listitem WHERE kind = ? ORDER BY id", (kind,)
+            ).fetchall()
             for (kind,) in con.execute("SELECT DISTINCT kind FROM listitem")
         }
     finally:

@@ -119,6 +119,9 @@ class ItemRow:
     status: str
     remote_id: str | None
     origin: str
+    visible: bool = True
+    default_tax_code_id: int | None = None
+    rules: int = 0  # how many rules use this item (as target or in a field)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,7 +132,134 @@ class ItemRow:
             "status": self.status,
             "remote_id": self.remote_id,
             "origin": self.origin,
+            "visible": self.visible,
+            "default_tax_code_id": self.default_tax_code_id,
+            "rules": self.rules,
         }
+
+
+# -- rules ----------------------------------------------------------------------------------------
+
+
+class RuleScope(StrEnum):
+    SUPPLIER = "supplier"
+    CUSTOMER = "customer"
+    PAYMENT_METHOD = "payment_method"
+
+    @property
+    def target_kind(self) -> Kind:
+        return {
+            RuleScope.SUPPLIER: Kind.SUPPLIERS,
+            RuleScope.CUSTOMER: Kind.CUSTOMERS,
+            RuleScope.PAYMENT_METHOD: Kind.BANK_ACCOUNTS,
+        }[self]
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def cli_name(self) -> str:
+        return self.value.replace("_", "-")
+
+    @classmethod
+    def parse(cls, text: str) -> RuleScope:
+        key = text.strip().lower().replace("-", "_").replace(" ", "_")
+        try:
+            return cls(key)
+        except ValueError:
+            valid = ", ".join(s.cli_name for s in cls)
+            raise ValueError(f"unknown rule scope {text!r}; choose one of: {valid}") from None
+
+
+class AutoPublish(StrEnum):
+    ALWAYS = "always"
+    NEVER = "never"
+    NONE = "none"  # not set: the workspace's default applies
+
+
+# The item fields of a rule: attribute name -> the list its value comes from.
+RULE_FIELDS: dict[str, Kind] = {
+    "category": Kind.CATEGORIES,
+    "tax_code": Kind.TAX_CODES,
+    "bank_account": Kind.BANK_ACCOUNTS,
+    "tracking": Kind.TRACKING,
+    "currency": Kind.CURRENCIES,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """A list item as a rule shows it."""
+
+    id: int
+    code: str | None
+    name: str
+    status: str = "active"
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} · {self.name}" if self.code and self.code != self.name else self.name
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "code": self.code, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What a rule says, by item ids (the service checks every id belongs to the right list)."""
+
+    scope: RuleScope
+    target_id: int
+    category_id: int | None = None
+    tax_code_id: int | None = None
+    bank_account_id: int | None = None
+    tracking_id: int | None = None
+    currency_id: int | None = None
+    description: str | None = None
+    paid: bool | None = None
+    auto_publish: AutoPublish = AutoPublish.NONE
+
+    def field_ids(self) -> dict[str, int | None]:
+        return {name: getattr(self, f"{name}_id") for name in RULE_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    id: int
+    scope: RuleScope
+    target: ItemRef
+    category: ItemRef | None = None
+    tax_code: ItemRef | None = None
+    bank_account: ItemRef | None = None
+    tracking: ItemRef | None = None
+    currency: ItemRef | None = None
+    description: str | None = None
+    paid: bool | None = None
+    auto_publish: AutoPublish = AutoPublish.NONE
+
+    def spec(self) -> RuleSpec:
+        ids = {f"{name}_id": (ref.id if ref else None) for name, ref in self.fields().items()}
+        return RuleSpec(
+            self.scope,
+            self.target.id,
+            description=self.description,
+            paid=self.paid,
+            auto_publish=self.auto_publish,
+            **ids,
+        )
+
+    def fields(self) -> dict[str, ItemRef | None]:
+        return {name: getattr(self, name) for name in RULE_FIELDS}
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "scope": self.scope.cli_name, "target": self.target.to_json()}
+        for name, ref in self.fields().items():
+            out[name] = ref.to_json() if ref else None
+        out["description"] = self.description
+        out["paid"] = self.paid
+        out["auto_publish"] = self.auto_publish.value
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +365,61 @@ class ConnectionInfo:
                     "error": s.error,
                 }
                 for s in self.lists
+            },
+        }
+
+
+class DisconnectChoice(StrEnum):
+    KEEP = "keep"  # keep the current lists (now the workspace's own); rules and settings stay
+    REINSTATE = "reinstate"  # restore the lists, rules and settings from before integrating
+    MERGE_LATER = "merge-later"  # keep the lists; remove every rule and manual setting
+
+
+@dataclass(frozen=True, slots=True)
+class DisconnectPreview:
+    """What each Disconnect choice would touch, shown before the user confirms."""
+
+    provider_label: str
+    tenant_name: str | None
+    items: int  # in the current lists
+    rules: int
+    settings: int  # items with a manual setting (hidden, a default tax code)
+    snapshot_taken_at: datetime | None  # the pre-integration snapshot, if there is one
+    snapshot_items: int = 0
+    snapshot_rules: int = 0
+
+    def describe(self, choice: DisconnectChoice) -> str:
+        if choice == DisconnectChoice.KEEP:
+            return (
+                f"Keeps the {self.items:,} items of the current lists as your own, and all {self.rules:,}"
+                f" rules and {self.settings:,} item settings."
+            )
+        if choice == DisconnectChoice.REINSTATE:
+            if self.snapshot_taken_at is None:
+                return "Not available: no lists were recorded from before integrating."
+            return (
+                f"Restores the {self.snapshot_items:,} items and {self.snapshot_rules:,} rules you had before"
+                f" integrating ({self.snapshot_taken_at:%Y-%m-%d}); the current {self.items:,} items and"
+                f" {self.rules:,} rules are set aside."
+            )
+        return (
+            f"Keeps the {self.items:,} items, but REMOVES all {self.rules:,} rules and the manual settings"
+            f" of {self.settings:,} items. This cannot be undone."
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider_label,
+            "organisation": self.tenant_name,
+            "items": self.items,
+            "rules": self.rules,
+            "settings": self.settings,
+            "pre_integration": None
+            if self.snapshot_taken_at is None
+            else {
+                "taken_at": iso(self.snapshot_taken_at),
+                "items": self.snapshot_items,
+                "rules": self.snapshot_rules,
             },
         }
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
-from dext_tui.core.domain import ItemRow, ItemStatus, Kind, ListCounts, RemoteItem, utcnow
+from dext_tui.core.domain import RULE_FIELDS, ItemRow, ItemStatus, Kind, ListCounts, RemoteItem, utcnow
+from dext_tui.core.own_lists import ImportReport, OwnItem
 
 
 def db_time(value: datetime) -> str:
@@ -116,25 +118,141 @@ def record_list_error(db: sqlite3.Connection, connection_id: int, kind: Kind, er
 ORDER_BY = " ORDER BY name COLLATE NOCASE, code COLLATE NOCASE, id"  # ix_listitem_display serves it
 
 
+CURRENT = "workspace_id = ? AND generation = (SELECT generation FROM workspace WHERE id = ?) AND kind = ?"
+
+
 def query_item_tuples(
     db: sqlite3.Connection, workspace_id: int, kind: Kind
-) -> list[tuple[int, str | None, str, str]]:
-    """`(id, code, name, status)` of every item of one list, archived included, in display order.
+) -> list[tuple[int, str | None, str, str, int]]:
+    """`(id, code, name, status, visible)` of every item of one of the workspace's current lists,
+    archived and hidden included, in display order.
 
     The lightest shape there is, for views of 100,000 items; answered from one covering index.
     """
-    sql = "SELECT id, code, name, status FROM listitem WHERE workspace_id = ? AND kind = ?" + ORDER_BY
-    return db.execute(sql, (workspace_id, kind.value)).fetchall()
+    sql = f"SELECT id, code, name, status, visible FROM listitem WHERE {CURRENT}" + ORDER_BY
+    return db.execute(sql, (workspace_id, workspace_id, kind.value)).fetchall()
+
+
+def rule_counts(db: sqlite3.Connection, workspace_id: int) -> dict[int, int]:
+    """How many rules use each item (as their target or in any field), for items used at all."""
+    columns = ("target_item_id", *(f"{name}_id" for name in RULE_FIELDS))
+    union = " UNION ALL ".join(
+        f"SELECT {c} AS item FROM rule WHERE workspace_id = ? AND {c} IS NOT NULL" for c in columns
+    )
+    rows = db.execute(f"SELECT item, count(*) FROM ({union}) GROUP BY item", (workspace_id,) * len(columns))
+    return dict(rows.fetchall())
 
 
 def query_items(
-    db: sqlite3.Connection, workspace_id: int, kind: Kind, *, include_archived: bool = False
+    db: sqlite3.Connection,
+    workspace_id: int,
+    kind: Kind,
+    *,
+    include_archived: bool = False,
+    include_hidden: bool = True,
 ) -> list[ItemRow]:
-    """Every item of one list of the workspace, sorted by name then code (one query)."""
-    sql = "SELECT id, code, name, status, remote_id, origin FROM listitem WHERE workspace_id = ? AND kind = ?"
+    """Every item of one of the workspace's current lists, sorted by name then code (one query)."""
+    sql = (
+        "SELECT id, code, name, status, remote_id, origin, visible, default_tax_code_id FROM listitem"
+        f" WHERE {CURRENT}"
+    )
     if not include_archived:
         sql += " AND status = 'active'"
+    if not include_hidden:
+        sql += " AND visible"
     sql += ORDER_BY
+    counts = rule_counts(db, workspace_id)
     return [
-        ItemRow(r[0], kind, r[1], r[2], r[3], r[4], r[5]) for r in db.execute(sql, (workspace_id, kind.value))
+        ItemRow(r[0], kind, r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], counts.get(r[0], 0))
+        for r in db.execute(sql, (workspace_id, workspace_id, kind.value))
     ]
+
+
+# -- own lists --------------------------------------------------------------------------------------
+
+
+def _tax_code_ids(db: sqlite3.Connection, workspace_id: int, generation: int) -> dict[str, int]:
+    rows = db.execute(
+        "SELECT code, id FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = 'tax_codes'"
+        " AND code IS NOT NULL",
+        (workspace_id, generation),
+    )
+    return {code.casefold(): item_id for code, item_id in rows}
+
+
+def insert_own_items(
+    db: sqlite3.Connection, workspace_id: int, generation: int, kind: Kind, items: Sequence[OwnItem]
+) -> ImportReport:
+    """Add or update the workspace's own items of one list (matched by code, else by name).
+
+    Raises InvalidData naming the line of an item whose default tax code is unknown; the caller's
+    transaction then leaves the list as it was."""
+    now = db_time(utcnow())
+    existing = db.execute(
+        "SELECT id, code, name, status, data, default_tax_code_id FROM listitem"
+        " WHERE workspace_id = ? AND generation = ? AND kind = ?",
+        (workspace_id, generation, kind.value),
+    ).fetchall()
+    by_code = {r[1].casefold(): r for r in existing if r[1]}
+    by_name = {r[2].casefold(): r for r in existing if not r[1]}
+    tax_codes = _tax_code_ids(db, workspace_id, generation) if kind == Kind.CATEGORIES else {}
+    report = ImportReport(kind)
+    unknown: list[str] = []
+    for item in items:
+        default_tax = None
+        if item.default_tax_code:
+            default_tax = tax_codes.get(item.default_tax_code.casefold())
+            if default_tax is None:
+                unknown.append(
+                    f"line {item.line}: no tax code {item.default_tax_code!r} in the tax codes list"
+                )
+                continue
+        data = _data_json(item.data)
+        old = by_code.get(item.code.casefold()) if item.code else by_name.get(item.name.casefold())
+        if old is None:
+            db.execute(
+                "INSERT INTO listitem (workspace_id, kind, connection_id, generation, remote_id, code, name,"
+                " status, visible, data, origin, created_at, updated_at, default_tax_code_id)"
+                " VALUES (?, ?, NULL, ?, NULL, ?, ?, ?, 1, ?, 'local', ?, ?, ?)",
+                (
+                    workspace_id,
+                    kind.value,
+                    generation,
+                    item.code,
+                    item.name,
+                    item.status.value,
+                    data,
+                    now,
+                    now,
+                    default_tax,
+                ),
+            )
+            report.added += 1
+        elif (old[1], old[2], old[3], old[4], old[5]) != (
+            item.code,
+            item.name,
+            item.status.value,
+            data,
+            default_tax if item.default_tax_code else old[5],
+        ):
+            db.execute(
+                "UPDATE listitem SET code = ?, name = ?, status = ?, data = ?, updated_at = ?,"
+                " default_tax_code_id = ? WHERE id = ?",
+                (
+                    item.code,
+                    item.name,
+                    item.status.value,
+                    data,
+                    now,
+                    default_tax if item.default_tax_code else old[5],
+                    old[0],
+                ),
+            )
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    if unknown:
+        from dext_tui.core.errors import InvalidData
+
+        raise InvalidData(f"{len(unknown)} bad row(s), nothing imported: " + "; ".join(unknown[:20]))
+    return report

@@ -12,32 +12,61 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from dext_tui.config import load_config
 from dext_tui.connectors.base import Connector, FetchResult
 from dext_tui.core.domain import (
     ALL_KINDS,
     DEFAULT_WORKSPACE,
     DEMO_WORKSPACE,
     PROVIDER_LABELS,
+    RULE_FIELDS,
     ConnectionEventInfo,
     ConnectionInfo,
     ConnectionStatus,
+    DisconnectChoice,
+    DisconnectPreview,
     ItemRow,
+    ItemStatus,
     Kind,
     ListCounts,
     ProgressFn,
     RefreshEvent,
+    RuleInfo,
+    RuleSpec,
     normalise_workspace_name,
     utcnow,
     workspace_name_problem,
 )
-from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, UsageError
-from dext_tui.core.lists import apply_remote_list, query_item_tuples, query_items, record_list_error
+from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
+from dext_tui.core.lists import (
+    apply_remote_list,
+    db_time,
+    insert_own_items,
+    query_item_tuples,
+    query_items,
+    record_list_error,
+    rule_counts,
+)
+from dext_tui.core.own_lists import ImportReport, OwnItem, check_item_text, default_items, read_csv
+from dext_tui.core.rules import (
+    count_current_items,
+    count_rules,
+    count_settings,
+    query_rule,
+    query_rules,
+    restore_snapshot,
+    snapshot_counts,
+    snapshot_payload,
+)
+from dext_tui.core.text import printable
 from dext_tui.paths import AppPaths, app_paths, ensure_private_dir
 from dext_tui.store.engine import Store, open_store, raw
 from dext_tui.store.queries import connection_info, parse_time
@@ -45,7 +74,7 @@ from dext_tui.store.queries import connection_info, parse_time
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from dext_tui.store.models import Connection
+    from dext_tui.store.models import Connection, ConnectionEvent
 
 PROVIDERS = ("beancount",)
 
@@ -60,10 +89,63 @@ def _noop(_event: RefreshEvent) -> None:
     pass
 
 
+_CHOICE_TEXT = {
+    DisconnectChoice.KEEP: "kept the current lists",
+    DisconnectChoice.REINSTATE: "reinstated the lists from before integrating",
+    DisconnectChoice.MERGE_LATER: "kept the lists; removed rules and settings to merge later",
+}
+
+
+def _singular(kind: Kind) -> str:
+    return {
+        "categories": "category",
+        "tax_codes": "tax code",
+        "bank_accounts": "bank account",
+        "tracking": "tracking option",
+        "currencies": "currency",
+    }.get(kind.value, kind.value.rstrip("s"))
+
+
+def _rule_columns(spec: RuleSpec) -> dict[str, Any]:
+    return {
+        "scope": spec.scope.value,
+        "target_item_id": spec.target_id,
+        **{f"{name}_id": item_id for name, item_id in spec.field_ids().items()},
+        "description": spec.description or None,
+        "paid": spec.paid,
+        "auto_publish": spec.auto_publish.value,
+    }
+
+
+def _refresh_event(connection_id: int, at: datetime, counts: list[ListCounts]) -> ConnectionEvent:
+    """A timeline entry for a refresh: `Refreshed: Suppliers 3 added` (or what failed)."""
+    from dext_tui.store.models import ConnectionEvent
+
+    what = "Refreshed" if len(counts) > 1 else f"Reloaded {counts[0].kind.label}"
+    failed = [c for c in counts if not c.ok]
+    changed = [c for c in counts if c.ok and (c.added or c.changed or c.archived or c.restored)]
+    if failed:
+        detail = "failed: " + "; ".join(c.summary() for c in failed)
+    elif changed:
+        detail = "; ".join(c.summary() for c in changed)
+    elif counts and all(c.unchanged_source for c in counts):
+        detail = "the source had not changed"
+    else:
+        detail = "no changes"
+    return ConnectionEvent(
+        connection_id=connection_id,
+        at=at,
+        from_status=ConnectionStatus.CONNECTED.value,
+        to_status=ConnectionStatus.CONNECTED.value,
+        reason=f"{what}: {detail}",
+    )
+
+
 class DextService:
     def __init__(self, paths: AppPaths, store: Store) -> None:
         self.paths = paths
         self.store = store
+        self.config = load_config(paths.data_dir)
 
     @classmethod
     def open(cls, data_dir: str | Path | None = None, *, set_up: bool = True) -> DextService:
@@ -104,6 +186,10 @@ class DextService:
                 ws = Workspace(name=name, created_at=utcnow())
                 s.add(ws)
                 s.flush()
+                assert ws.id is not None
+                # A new workspace starts with a sensible chart of categories and tax codes of its own.
+                for kind, items in default_items().items():
+                    insert_own_items(raw(s), ws.id, 0, kind, items)
             return WorkspaceRef(ws.id, ws.name)
 
     # -- connection -------------------------------------------------------------------------------
@@ -112,6 +198,10 @@ class DextService:
         """The workspace's connection (connected or expired), or None when nothing is connected."""
         with self.store.read() as db:
             return connection_info(db, ws.id, ws.name)
+
+    def _expiry(self, now: datetime) -> datetime | None:
+        days = self.config.connection_expiry_days
+        return now + timedelta(days=days) if days else None
 
     def connector(self, provider: str, target: str | None) -> Connector:
         if provider == "beancount":
@@ -171,16 +261,32 @@ class DextService:
         def write() -> list[ListCounts]:
             from sqlmodel import select
 
-            from dext_tui.store.models import Connection, ConnectionEvent
+            from dext_tui.store.models import Connection, ConnectionEvent, Snapshot, Workspace
 
             now = utcnow()
             with self.store.write() as s:
+                workspace = s.get(Workspace, ws.id)
+                assert workspace is not None
+                db = raw(s)
+                first = not db.execute(
+                    "SELECT 1 FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'", (ws.id,)
+                ).fetchone()
+                if first:  # the lists, rules and settings from before integrating, to reinstate one day
+                    s.add(
+                        Snapshot(
+                            workspace_id=ws.id,
+                            reason="pre-integration",
+                            generation=workspace.generation,
+                            taken_at=now,
+                            payload=snapshot_payload(db, ws.id, workspace.generation),
+                        )
+                    )
                 generation = 1 + max(
                     (
                         c.generation
                         for c in s.exec(select(Connection).where(Connection.workspace_id == ws.id))
                     ),
-                    default=0,
+                    default=workspace.generation,
                 )
                 conn = Connection(
                     workspace_id=ws.id,
@@ -191,9 +297,12 @@ class DextService:
                     status=ConnectionStatus.CONNECTED.value,
                     connected_at=now,
                     last_refreshed_at=now,
+                    expires_at=self._expiry(now),
                     generation=generation,
                 )
                 s.add(conn)
+                workspace.generation = generation
+                s.add(workspace)
                 s.flush()
                 s.add(
                     ConnectionEvent(
@@ -255,7 +364,9 @@ class DextService:
                 " (dext-tui connect beancount PATH)"
             )
         if info.status == ConnectionStatus.EXPIRED:
-            raise ConnectionExpired(f"{info.status_reason or 'Connection is expired'}; reconnect first")
+            reason = info.status_reason or "Connection is expired"
+            await asyncio.to_thread(self.mark_expired, info.id, reason)  # into the timeline, if new
+            raise ConnectionExpired(f"{reason}; reconnect first")
         connector = self.connector(info.provider, info.target)
         try:
             connector.check_source()
@@ -309,8 +420,7 @@ class DextService:
         counts = []
         for kind in kinds:
             counts.append(await asyncio.to_thread(write_one, kind))
-        if all(c.ok for c in counts):
-            await asyncio.to_thread(self._mark_refreshed, info.id, result.tenant_name)
+        await asyncio.to_thread(self._mark_refreshed, info.id, result.tenant_name, counts)
         return counts
 
     def _fingerprints(self, connection_id: int, kinds: Sequence[Kind]) -> dict[Kind, str]:
@@ -344,6 +454,7 @@ class DextService:
             if conn is not None:
                 conn.last_refreshed_at = now
                 s.add(conn)
+                s.add(_refresh_event(connection_id, now, out))
             return out
 
     def _tenant_id(self, connection_id: int) -> str | None:
@@ -351,16 +462,20 @@ class DextService:
             row = db.execute("SELECT tenant_id FROM connection WHERE id = ?", (connection_id,)).fetchone()
         return row[0] if row else None
 
-    def _mark_refreshed(self, connection_id: int, tenant_name: str | None) -> None:
+    def _mark_refreshed(self, connection_id: int, tenant_name: str | None, counts: list[ListCounts]) -> None:
         from dext_tui.store.models import Connection
 
+        now = utcnow()
         with self.store.write() as s:
             conn = s.get(Connection, connection_id)
-            if conn is not None:
-                conn.last_refreshed_at = utcnow()
+            if conn is None:
+                return
+            if all(c.ok for c in counts):
+                conn.last_refreshed_at = now
                 if tenant_name:
                     conn.tenant_name = tenant_name
                 s.add(conn)
+            s.add(_refresh_event(connection_id, now, counts))
 
     async def reconnect(
         self,
@@ -408,6 +523,7 @@ class DextService:
                 )
                 conn.status, conn.status_reason = ConnectionStatus.CONNECTED.value, None
                 conn.target, conn.last_refreshed_at = target_text, now
+                conn.expires_at = self._expiry(now)  # reconnecting renews the authorisation
                 s.add(conn)
                 return self._apply_all(s, ws, conn, result, loop, progress)
 
@@ -436,6 +552,344 @@ class DextService:
                 (connection_id,),
             ).fetchall()
         return [ConnectionEventInfo(parse_time(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    # -- rules ------------------------------------------------------------------------------------
+
+    def rules(self, ws: WorkspaceRef) -> list[RuleInfo]:
+        with self.store.read() as db:
+            return query_rules(db, ws.id)
+
+    def rule(self, ws: WorkspaceRef, rule_id: int) -> RuleInfo:
+        with self.store.read() as db:
+            found = query_rule(db, ws.id, rule_id)
+        if found is None:
+            raise NotFound(f"no rule {rule_id} in workspace {ws.name!r}")
+        return found
+
+    def find_item(self, ws: WorkspaceRef, kind: Kind, text: str) -> ItemRow:
+        """The current item of `kind` whose code is `text`, else whose name is `text` (any case)."""
+        wanted = text.strip().casefold()
+        items = self.items(ws, kind, include_archived=True)
+        by_code = [i for i in items if i.code and i.code.casefold() == wanted]
+        matches = by_code or [i for i in items if i.name.casefold() == wanted]
+        active = [i for i in matches if i.status == ItemStatus.ACTIVE] or matches
+        if not active:
+            raise NotFound(f"no {_singular(kind)} {text!r} in the {kind.label.lower()} list")
+        if len(active) > 1:
+            raise NotFound(
+                f"{len(active)} {kind.label.lower()} match {text!r}; give the code instead"
+                f" ({', '.join(printable(i.code or i.name) for i in active[:5])})"
+            )
+        return active[0]
+
+    def _check_rule(
+        self, db: sqlite3.Connection, ws: WorkspaceRef, spec: RuleSpec, old: RuleInfo | None
+    ) -> None:
+        """Every item the rule names exists in this workspace, in the right list, and (if newly chosen)
+        is a current, active item."""
+        wanted = {"target": (spec.target_id, spec.scope.target_kind)} | {
+            name: (item_id, RULE_FIELDS[name]) for name, item_id in spec.field_ids().items() if item_id
+        }
+        generation = db.execute("SELECT generation FROM workspace WHERE id = ?", (ws.id,)).fetchone()[0]
+        before = ({"target": old.target.id} | {n: r.id for n, r in old.fields().items() if r}) if old else {}
+        problems = []
+        for name, (item_id, kind) in wanted.items():
+            row = db.execute(
+                "SELECT kind, generation, status FROM listitem WHERE id = ? AND workspace_id = ?",
+                (item_id, ws.id),
+            ).fetchone()
+            label = "target" if name == "target" else name.replace("_", " ")
+            if row is None or row[0] != kind.value:
+                problems.append(
+                    f"the {label} must be one of the {kind.label.lower()} (item {item_id} is not)"
+                )
+            elif before.get(name) != item_id and (row[1] != generation or row[2] != ItemStatus.ACTIVE):
+                problems.append(f"the {label} (item {item_id}) is archived or from a former list")
+        if spec.description is not None and len(spec.description) > 500:
+            problems.append("the description is longer than 500 characters")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+    def add_rule(self, ws: WorkspaceRef, spec: RuleSpec) -> RuleInfo:
+        from dext_tui.store.models import Rule
+
+        with self.store.write() as s:
+            self._check_rule(raw(s), ws, spec, None)
+            self._refuse_duplicate_rule(raw(s), ws, spec, None)
+            now = utcnow()
+            rule = Rule(workspace_id=ws.id, created_at=now, updated_at=now, **_rule_columns(spec))
+            s.add(rule)
+            s.flush()
+            assert rule.id is not None
+            rule_id = rule.id
+        return self.rule(ws, rule_id)
+
+    def update_rule(self, ws: WorkspaceRef, rule_id: int, spec: RuleSpec) -> RuleInfo:
+        from dext_tui.store.models import Rule
+
+        old = self.rule(ws, rule_id)
+        with self.store.write() as s:
+            rule = s.get(Rule, rule_id)
+            if rule is None or rule.workspace_id != ws.id:
+                raise NotFound(f"no rule {rule_id} in workspace {ws.name!r}")
+            self._check_rule(raw(s), ws, spec, old)
+            self._refuse_duplicate_rule(raw(s), ws, spec, rule_id)
+            for key, value in _rule_columns(spec).items():
+                setattr(rule, key, value)
+            rule.updated_at = utcnow()
+            s.add(rule)
+        return self.rule(ws, rule_id)
+
+    def _refuse_duplicate_rule(
+        self, db: sqlite3.Connection, ws: WorkspaceRef, spec: RuleSpec, rule_id: int | None
+    ) -> None:
+        row = db.execute(
+            "SELECT r.id, t.name FROM rule r JOIN listitem t ON t.id = r.target_item_id"
+            " WHERE r.workspace_id = ? AND r.scope = ? AND r.target_item_id = ? AND r.id IS NOT ?",
+            (ws.id, spec.scope.value, spec.target_id, rule_id),
+        ).fetchone()
+        if row:
+            raise DextError(
+                f"{spec.scope.label.lower()} {row[1]!r} already has a rule (rule {row[0]}); change that one"
+            )
+
+    def remove_rule(self, ws: WorkspaceRef, rule_id: int) -> None:
+        from dext_tui.store.models import Rule
+
+        with self.store.write() as s:
+            rule = s.get(Rule, rule_id)
+            if rule is None or rule.workspace_id != ws.id:
+                raise NotFound(f"no rule {rule_id} in workspace {ws.name!r}")
+            s.delete(rule)
+
+    # -- items: own lists and manual settings -----------------------------------------------------
+
+    def _item(self, db: sqlite3.Connection, ws: WorkspaceRef, item_id: int) -> tuple[Any, ...]:
+        row = db.execute(
+            "SELECT i.id, i.kind, i.origin, i.generation = w.generation, i.name FROM listitem i"
+            " JOIN workspace w ON w.id = i.workspace_id WHERE i.id = ? AND i.workspace_id = ?",
+            (item_id, ws.id),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no list item {item_id} in workspace {ws.name!r}")
+        return row
+
+    def _refuse_while_connected(self, db: sqlite3.Connection, ws: WorkspaceRef, what: str) -> None:
+        info = connection_info(db, ws.id, ws.name)
+        if info is not None:
+            raise DextError(
+                f"{what}: while connected to {info.provider_label}, the lists come from it"
+                " (only hiding items and a category's default tax code can be changed here)"
+            )
+
+    def add_item(self, ws: WorkspaceRef, kind: Kind, name: str, code: str | None = None) -> ItemRow:
+        """Add an item to one of the workspace's own lists (only when nothing is connected)."""
+        name, code = name.strip(), (code or "").strip() or None
+        problem = check_item_text(name, code)
+        if problem:
+            raise UsageError(problem)
+        with self.store.write() as s:
+            db = raw(s)
+            self._refuse_while_connected(db, ws, "cannot add items")
+            generation = db.execute("SELECT generation FROM workspace WHERE id = ?", (ws.id,)).fetchone()[0]
+            self._refuse_same_code(db, ws, kind, generation, code, None)
+            report = insert_own_items(db, ws.id, generation, kind, [OwnItem(code, name)])
+            if not report.added:
+                raise DextError(f"{kind.label} already has {name!r}")
+            item_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        return next(i for i in self.items(ws, kind, include_archived=True) if i.id == item_id)
+
+    def _refuse_same_code(
+        self,
+        db: sqlite3.Connection,
+        ws: WorkspaceRef,
+        kind: Kind,
+        generation: int,
+        code: str | None,
+        item_id: int | None,
+    ) -> None:
+        if code is None:
+            return
+        row = db.execute(
+            "SELECT name FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = ?"
+            " AND code = ? COLLATE NOCASE AND id IS NOT ?",
+            (ws.id, generation, kind.value, code, item_id),
+        ).fetchone()
+        if row:
+            raise DextError(f"code {code!r} is already used by {row[0]!r} in {kind.label.lower()}")
+
+    def update_item(self, ws: WorkspaceRef, item_id: int, name: str, code: str | None) -> None:
+        name, code = name.strip(), (code or "").strip() or None
+        problem = check_item_text(name, code)
+        if problem:
+            raise UsageError(problem)
+        with self.store.write() as s:
+            db = raw(s)
+            row = self._item(db, ws, item_id)
+            self._refuse_while_connected(db, ws, "cannot rename items")
+            if not row[3]:
+                raise DextError(f"{row[4]!r} is in a former list; it cannot be changed")
+            generation = db.execute("SELECT generation FROM workspace WHERE id = ?", (ws.id,)).fetchone()[0]
+            self._refuse_same_code(db, ws, Kind(row[1]), generation, code, item_id)
+            db.execute(
+                "UPDATE listitem SET name = ?, code = ?, updated_at = ? WHERE id = ?",
+                (name, code, db_time(utcnow()), item_id),
+            )
+
+    def delete_item(self, ws: WorkspaceRef, item_id: int) -> None:
+        """Delete an item of an own list that no rule uses (a used one can be hidden instead)."""
+        with self.store.write() as s:
+            db = raw(s)
+            row = self._item(db, ws, item_id)
+            self._refuse_while_connected(db, ws, "cannot delete items")
+            used = rule_counts(db, ws.id).get(item_id, 0)
+            if used:
+                raise DextError(
+                    f"{row[4]!r} is used by {used} rule{'s' if used > 1 else ''}; hide it instead,"
+                    " or change those rules first"
+                )
+            in_use = db.execute(
+                "SELECT count(*) FROM listitem WHERE default_tax_code_id = ?", (item_id,)
+            ).fetchone()[0]
+            if in_use:
+                raise DextError(f"{row[4]!r} is the default tax code of {in_use} categories; hide it instead")
+            db.execute("DELETE FROM listitem WHERE id = ?", (item_id,))
+
+    def set_visible(self, ws: WorkspaceRef, item_id: int, visible: bool) -> None:
+        """A manual setting: hidden items are not offered in pickers. Allowed while connected."""
+        with self.store.write() as s:
+            db = raw(s)
+            self._item(db, ws, item_id)
+            db.execute(
+                "UPDATE listitem SET visible = ?, updated_at = ? WHERE id = ?",
+                (visible, db_time(utcnow()), item_id),
+            )
+
+    def set_default_tax_code(self, ws: WorkspaceRef, category_id: int, tax_code_id: int | None) -> None:
+        """A manual setting on a category: the tax code its costs get unless a rule says otherwise."""
+        with self.store.write() as s:
+            db = raw(s)
+            category = self._item(db, ws, category_id)
+            if category[1] != Kind.CATEGORIES:
+                raise UsageError(f"{category[4]!r} is not a category")
+            if tax_code_id is not None:
+                tax = self._item(db, ws, tax_code_id)
+                if tax[1] != Kind.TAX_CODES or not tax[3]:
+                    raise UsageError(f"{tax[4]!r} is not one of the current tax codes")
+            db.execute(
+                "UPDATE listitem SET default_tax_code_id = ?, updated_at = ? WHERE id = ?",
+                (tax_code_id, db_time(utcnow()), category_id),
+            )
+
+    def import_items(self, ws: WorkspaceRef, kind: Kind, path: Path) -> ImportReport:
+        """Add or update own items from a CSV file: all of it, or (any bad row) nothing."""
+        items = read_csv(path, kind)
+        with self.store.write() as s:
+            db = raw(s)
+            self._refuse_while_connected(db, ws, "cannot import lists")
+            generation = db.execute("SELECT generation FROM workspace WHERE id = ?", (ws.id,)).fetchone()[0]
+            return insert_own_items(db, ws.id, generation, kind, items)
+
+    # -- disconnect -------------------------------------------------------------------------------
+
+    def disconnect_preview(self, ws: WorkspaceRef) -> DisconnectPreview:
+        with self.store.read() as db:
+            info = connection_info(db, ws.id, ws.name)
+            if info is None:
+                raise NotConnected(f"workspace {ws.name!r} has no connection to disconnect")
+            snap = db.execute(
+                "SELECT taken_at, payload FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'"
+                " ORDER BY id LIMIT 1",
+                (ws.id,),
+            ).fetchone()
+            snapshot_items, snapshot_rules = snapshot_counts(snap[1]) if snap else (0, 0)
+            return DisconnectPreview(
+                provider_label=info.provider_label,
+                tenant_name=info.tenant_name,
+                items=count_current_items(db, ws.id),
+                rules=count_rules(db, ws.id),
+                settings=count_settings(db, ws.id),
+                snapshot_taken_at=parse_time(snap[0]) if snap else None,
+                snapshot_items=snapshot_items,
+                snapshot_rules=snapshot_rules,
+            )
+
+    def disconnect(self, ws: WorkspaceRef, choice: DisconnectChoice) -> str:
+        """Disconnect in one transaction; returns what happened, in a sentence."""
+        from dext_tui.store.models import Connection, ConnectionEvent, Snapshot, Workspace
+
+        preview = self.disconnect_preview(ws)
+        if choice == DisconnectChoice.REINSTATE and preview.snapshot_taken_at is None:
+            raise DextError(
+                "there are no lists from before integrating to reinstate (this workspace was connected"
+                " before dext-tui recorded them); keep the current lists or merge later instead"
+            )
+        now = utcnow()
+        with self.store.write() as s:
+            db = raw(s)
+            info = connection_info(db, ws.id, ws.name)
+            if info is None:
+                raise NotConnected(f"workspace {ws.name!r} has no connection to disconnect")
+            workspace = s.get(Workspace, ws.id)
+            assert workspace is not None
+            # As things were just before, whatever the choice (kept, not shown: a safety net).
+            s.add(
+                Snapshot(
+                    workspace_id=ws.id,
+                    reason="disconnect",
+                    generation=workspace.generation,
+                    taken_at=now,
+                    payload=snapshot_payload(db, ws.id, workspace.generation),
+                )
+            )
+            conn = s.get(Connection, info.id)
+            assert conn is not None
+            s.add(
+                ConnectionEvent(
+                    connection_id=info.id,
+                    at=now,
+                    from_status=conn.status,
+                    to_status=ConnectionStatus.DISCONNECTED.value,
+                    reason=f"Disconnected ({_CHOICE_TEXT[choice]})",
+                )
+            )
+            conn.status, conn.status_reason = ConnectionStatus.DISCONNECTED.value, None
+            conn.disconnected_at = now
+            s.add(conn)
+            s.flush()
+            stamp = db_time(now)
+            if choice == DisconnectChoice.REINSTATE:
+                snap = db.execute(
+                    "SELECT payload FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'"
+                    " ORDER BY id LIMIT 1",
+                    (ws.id,),
+                ).fetchone()
+                items, rules = restore_snapshot(db, ws.id, snap[0])
+                s.expire_all()  # the workspace row changed under the ORM
+                return (
+                    f"Disconnected from {preview.provider_label}; reinstated the {items:,} items and"
+                    f" {rules:,} rules from before integrating."
+                )
+            db.execute(  # the current lists become the workspace's own
+                "UPDATE listitem SET origin = 'local', updated_at = ?"
+                " WHERE workspace_id = ? AND generation = ?",
+                (stamp, ws.id, workspace.generation),
+            )
+            if choice == DisconnectChoice.MERGE_LATER:
+                db.execute("DELETE FROM rule WHERE workspace_id = ?", (ws.id,))
+                db.execute(
+                    "UPDATE listitem SET visible = 1, default_tax_code_id = NULL, updated_at = ?"
+                    " WHERE workspace_id = ? AND (NOT visible OR default_tax_code_id IS NOT NULL)",
+                    (stamp, ws.id),
+                )
+                return (
+                    f"Disconnected from {preview.provider_label}; kept {preview.items:,} items, removed"
+                    f" {preview.rules:,} rules and the settings of {preview.settings:,} items."
+                )
+            return (
+                f"Disconnected from {preview.provider_label}; kept {preview.items:,} items as your own,"
+                f" with {preview.rules:,} rules and {preview.settings:,} item settings."
+            )
 
     # -- demo -------------------------------------------------------------------------------------
 

@@ -74,6 +74,44 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX ix_connectionevent_connection_id ON connectionevent (connection_id)",
     ],
+    # 2: rules, manual settings, own lists (the workspace's current generation), snapshots
+    [
+        # The generation of lists the workspace uses now: 0 for its own lists before any connection, the
+        # connection's generation once connected (and after a disconnect that keeps its lists).
+        "ALTER TABLE workspace ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+        "UPDATE workspace SET generation = COALESCE((SELECT max(c.generation) FROM connection c"
+        " WHERE c.workspace_id = workspace.id AND c.status != 'disconnected'), 0)",
+        "ALTER TABLE listitem ADD COLUMN default_tax_code_id INTEGER REFERENCES listitem (id)",
+        "DROP INDEX ix_listitem_display",
+        "CREATE INDEX ix_listitem_display ON listitem (workspace_id, generation, kind, name COLLATE NOCASE,"
+        " code COLLATE NOCASE, id, status, visible)",
+        """CREATE TABLE rule (
+            id INTEGER NOT NULL PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspace (id),
+            scope VARCHAR NOT NULL,
+            target_item_id INTEGER NOT NULL REFERENCES listitem (id),
+            category_id INTEGER REFERENCES listitem (id),
+            tax_code_id INTEGER REFERENCES listitem (id),
+            bank_account_id INTEGER REFERENCES listitem (id),
+            tracking_id INTEGER REFERENCES listitem (id),
+            currency_id INTEGER REFERENCES listitem (id),
+            description VARCHAR,
+            paid BOOLEAN,
+            auto_publish VARCHAR NOT NULL,
+            created_at DATETIME NOT NULL,
+            updated_at DATETIME NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX ux_rule_target ON rule (workspace_id, scope, target_item_id)",
+        """CREATE TABLE snapshot (
+            id INTEGER NOT NULL PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspace (id),
+            reason VARCHAR NOT NULL,
+            generation INTEGER NOT NULL,
+            taken_at DATETIME NOT NULL,
+            payload VARCHAR NOT NULL
+        )""",
+        "CREATE INDEX ix_snapshot_workspace_id ON snapshot (workspace_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ class Workspace(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     created_at: datetime
+    generation: int = 0  # the lists in use: 0 = its own, else the connection generation they came from
 
 
 class Connection(SQLModel, table=True):
@@ -45,9 +46,40 @@ class ListItem(SQLModel, table=True):
     status: str = "active"
     visible: bool = True
     data: str | None = None  # JSON text
-    origin: str = "remote"
+    origin: str = "remote"  # remote (from the software) | local (the workspace's own)
     created_at: datetime
     updated_at: datetime
+    default_tax_code_id: int | None = Field(default=None, foreign_key="listitem.id")  # categories
+
+
+class Rule(SQLModel, table=True):
+    """An automation rule: costs from this supplier (customer, payment method) get these fields."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    scope: str  # supplier | customer | payment_method
+    target_item_id: int = Field(foreign_key="listitem.id")
+    category_id: int | None = Field(default=None, foreign_key="listitem.id")
+    tax_code_id: int | None = Field(default=None, foreign_key="listitem.id")
+    bank_account_id: int | None = Field(default=None, foreign_key="listitem.id")
+    tracking_id: int | None = Field(default=None, foreign_key="listitem.id")
+    currency_id: int | None = Field(default=None, foreign_key="listitem.id")
+    description: str | None = None
+    paid: bool | None = None
+    auto_publish: str = "none"
+    created_at: datetime
+    updated_at: datetime
+
+
+class Snapshot(SQLModel, table=True):
+    """A workspace's lists, rules and settings as they were (JSON), e.g. before integrating."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    reason: str  # pre-integration | disconnect
+    generation: int
+    taken_at: datetime
+    payload: str
 
 
 class ListSync(SQLModel, table=True):

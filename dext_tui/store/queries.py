@@ -6,12 +6,16 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, ListSyncInfo
+from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, ListSyncInfo, utcnow
 
 
 def parse_time(text: str | None) -> datetime | None:
     """A DATETIME column as written by SQLAlchemy (naive UTC text) -> an aware UTC datetime."""
     return None if not text else datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def expiry_reason(expires_at: datetime) -> str:
+    return f"Connection is expired (its authorisation ended on {expires_at:%Y-%m-%d}; reconnect to renew it)"
 
 
 def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -> ConnectionInfo | None:
@@ -38,17 +42,23 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
         else ListSyncInfo(k, None, None, 0, None)
         for k in ALL_KINDS
     )
+    status, reason = ConnectionStatus(row[4]), row[5]
+    expires_at = parse_time(row[8])
+    if status == ConnectionStatus.CONNECTED and expires_at is not None and expires_at <= utcnow():
+        # Its authorisation has run out (Dext's yearly policy): expired from that moment, whether or not
+        # anything has noticed yet; the next refresh records it in the timeline.
+        status, reason = ConnectionStatus.EXPIRED, expiry_reason(expires_at)
     return ConnectionInfo(
         id=row[0],
         workspace=workspace,
         provider=row[1],
         target=row[2],
         tenant_name=row[3],
-        status=ConnectionStatus(row[4]),
-        status_reason=row[5],
+        status=status,
+        status_reason=reason,
         connected_at=parse_time(row[6]),
         last_refreshed_at=parse_time(row[7]),
-        expires_at=parse_time(row[8]),
+        expires_at=expires_at,
         generation=row[9],
         lists=lists,
     )
