@@ -10,14 +10,29 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from dext_tui import __version__
-from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, Kind, ListCounts, iso
+from dext_tui.core.domain import (
+    ALL_KINDS,
+    RULE_FIELDS,
+    AutoPublish,
+    ConnectionInfo,
+    DisconnectChoice,
+    Kind,
+    ListCounts,
+    RuleInfo,
+    RuleScope,
+    RuleSpec,
+    iso,
+)
 from dext_tui.core.errors import DextError, UsageError
 from dext_tui.core.text import printable
 
 KIND_CHOICES = [k.cli_name for k in ALL_KINDS]
+SCOPE_CHOICES = [s.cli_name for s in RuleScope]
+TIMELINE_SHOWN = 50  # status --json: the latest timeline events
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,9 +84,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="read the source even if it looks unchanged")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("lists", help="show one list")
-    p.add_argument("kind", choices=KIND_CHOICES, metavar="KIND", help=", ".join(KIND_CHOICES))
+    p = sub.add_parser("lists", help="show one list, or import one from CSV (lists import KIND FILE)")
+    p.add_argument(
+        "kind", metavar="KIND", help=f"{', '.join(KIND_CHOICES)}; or 'import' followed by KIND and FILE.csv"
+    )
+    p.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     p.add_argument("--all", action="store_true", help="include archived items")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("rules", help="automation rules: list, add, remove")
+    rules = p.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser, required=True)
+    r = rules.add_parser("list", help="every rule of the workspace")
+    r.add_argument("--json", action="store_true")
+    r = rules.add_parser(
+        "add",
+        help="add a rule: supplier NAME | customer NAME | payment-method CODE, then the fields it sets",
+    )
+    r.add_argument("scope", choices=SCOPE_CHOICES, help="what the rule is for")
+    r.add_argument(
+        "target", metavar="NAME_OR_CODE", help="the supplier or customer (name or code), or bank account"
+    )
+    r.add_argument("--category", metavar="CODE", help="a category's code (or name)")
+    r.add_argument("--tax-code", metavar="CODE", help="a tax code's code (or name)")
+    r.add_argument("--bank-account", metavar="CODE", help="the bank account paid from (payment method)")
+    r.add_argument("--tracking", metavar="CODE", help="a tracking option's code (or name)")
+    r.add_argument("--currency", metavar="CODE", help="a currency's code, e.g. GBP")
+    r.add_argument("--description", metavar="TEXT", help="the description costs get")
+    paid = r.add_mutually_exclusive_group()
+    paid.add_argument("--paid", dest="paid", action="store_const", const=True, help="costs are marked paid")
+    paid.add_argument(
+        "--unpaid", dest="paid", action="store_const", const=False, help="costs are marked unpaid"
+    )
+    r.add_argument(
+        "--auto-publish", choices=[a.value for a in AutoPublish], default="none", help="default: none"
+    )
+    r.add_argument("--json", action="store_true")
+    r = rules.add_parser("remove", help="remove a rule by its id")
+    r.add_argument("rule_id", metavar="ID", type=int)
+
+    p = sub.add_parser("disconnect", help="disconnect the software: --keep, --reinstate or --merge-later")
+    choice = p.add_mutually_exclusive_group(required=True)
+    choice.add_argument(
+        "--keep",
+        dest="choice",
+        action="store_const",
+        const="keep",
+        help="keep the current lists as your own; rules and settings stay",
+    )
+    choice.add_argument(
+        "--reinstate",
+        dest="choice",
+        action="store_const",
+        const="reinstate",
+        help="reinstate the lists, rules and settings from before integrating",
+    )
+    choice.add_argument(
+        "--merge-later",
+        dest="choice",
+        action="store_const",
+        const="merge-later",
+        help="keep the lists but REMOVE every rule and manual setting (needs --yes)",
+    )
+    p.add_argument("--yes", action="store_true", help="confirm --merge-later")
     p.add_argument("--json", action="store_true")
 
     sub.add_parser("workspaces", help="list workspaces")
@@ -115,6 +189,7 @@ def _print_status(workspace: str, info: ConnectionInfo | None) -> None:
         rows += [
             ("Connected since", _when(info.connected_at)),
             ("Last refresh", _when(info.last_refreshed_at)),
+            ("Expires", _when(info.expires_at) if info.expires_at else "never"),
             ("Lists", ", ".join(f"{s.kind.label.lower()} {s.total}" for s in info.lists)),
         ]
     width = max(len(k) for k, _ in rows) + 2
@@ -151,6 +226,75 @@ def _print_items(rows: list[Any], as_json: bool) -> None:
         print(f"{printable(r.code):<{code_w}}  {r.status:<8}  {printable(r.name)}")
 
 
+def _parse_kind(text: str) -> Kind:
+    try:
+        return Kind.parse(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _rules_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
+    if args.rules_command == "list":
+        rules = service.rules(ws)
+        if args.json:
+            _print_json([r.to_json() for r in rules])
+        else:
+            _print_rules(rules)
+        return 0
+    if args.rules_command == "remove":
+        service.remove_rule(ws, args.rule_id)
+        print(f"Removed rule {args.rule_id}")
+        return 0
+    scope = RuleScope.parse(args.scope)
+    problems: list[str] = []
+    ids: dict[str, int | None] = {}
+
+    def resolve(kind: Kind, text: str | None) -> int | None:
+        if text is None:
+            return None
+        try:
+            return service.find_item(ws, kind, text).id
+        except DextError as exc:
+            problems.append(str(exc))
+            return None
+
+    target = resolve(scope.target_kind, args.target)
+    for name, kind in RULE_FIELDS.items():
+        ids[f"{name}_id"] = resolve(kind, getattr(args, name))
+    if problems or target is None:
+        raise DextError("; ".join(problems) + "; no rule was added")
+    spec = RuleSpec(
+        scope,
+        target,
+        description=args.description,
+        paid=args.paid,
+        auto_publish=AutoPublish(args.auto_publish),
+        **ids,
+    )
+    rule = service.add_rule(ws, spec)
+    if args.json:
+        _print_json(rule.to_json())
+    else:
+        print(rule.id)
+    return 0
+
+
+def _print_rules(rules: list[RuleInfo]) -> None:
+    if not rules:
+        print("(no rules)")
+        return
+    for r in rules:
+        parts = [f"{name.replace('_', ' ')} {ref.label}" for name, ref in r.fields().items() if ref]
+        if r.description:
+            parts.append(f"description {r.description!r}")
+        if r.paid is not None:
+            parts.append("paid" if r.paid else "unpaid")
+        if r.auto_publish != AutoPublish.NONE:
+            parts.append(f"auto-publish {r.auto_publish.value}")
+        line = f"{r.id:>5}  {r.scope.label} {r.target.label}: {', '.join(parts) or '(no fields set)'}"
+        print(printable(line))
+
+
 async def _run_command(args: argparse.Namespace) -> int:
     from dext_tui.core.service import DEFAULT_WORKSPACE, DextService
 
@@ -166,10 +310,15 @@ async def _run_command(args: argparse.Namespace) -> int:
             ws = service.ensure_workspace(args.workspace or DEFAULT_WORKSPACE)
         if args.command == "status":
             info = service.connection(ws)
+            events = service.events(info.id)[-TIMELINE_SHOWN:] if info else []
             if args.json:
-                _print_json(_status_json(ws.name, info))
+                _print_json({**_status_json(ws.name, info), "timeline": [e.to_json() for e in events]})
             else:
                 _print_status(ws.name, info)
+                if events:
+                    print("Timeline:")
+                    for e in events[-5:]:
+                        print(printable(f"  {_when(e.at)}  {e.to_status:<12}  {e.reason or ''}"))
             return 0
         if args.command in ("connect", "reconnect"):
             if args.command == "connect":
@@ -193,8 +342,40 @@ async def _run_command(args: argparse.Namespace) -> int:
                 return 1
             return 0
         if args.command == "lists":
-            rows = service.items(ws, Kind.parse(args.kind), include_archived=args.all)
+            if args.kind == "import":
+                if len(args.rest) != 2:
+                    raise UsageError("usage: dext-tui lists import KIND FILE.csv")
+                kind = _parse_kind(args.rest[0])
+                report = service.import_items(ws, kind, Path(args.rest[1]))
+                if args.json:
+                    _print_json({"workspace": ws.name, **report.to_json()})
+                else:
+                    print(report.summary())
+                return 0
+            if args.rest:
+                raise UsageError(f"unexpected {' '.join(args.rest)!r} after the list name")
+            rows = service.items(ws, _parse_kind(args.kind), include_archived=args.all)
             _print_items(rows, args.json)
+            return 0
+        if args.command == "rules":
+            return _rules_command(service, ws, args)
+        if args.command == "disconnect":
+            choice = DisconnectChoice(args.choice)
+            preview = service.disconnect_preview(ws)
+            if choice == DisconnectChoice.MERGE_LATER and not args.yes:
+                raise UsageError(f"--merge-later {preview.describe(choice)} Add --yes to confirm.")
+            message = service.disconnect(ws, choice)
+            if args.json:
+                _print_json(
+                    {
+                        "workspace": ws.name,
+                        "choice": choice.value,
+                        "before": preview.to_json(),
+                        "message": message,
+                    }
+                )
+            else:
+                print(printable(message))
             return 0
         raise UsageError(f"unknown command {args.command!r}")
     finally:

@@ -326,6 +326,9 @@ class ConnectionEventInfo:
     to_status: str
     reason: str | None
 
+    def to_json(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "from": self.from_status, "to": self.to_status, "reason": self.reason}
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionInfo:

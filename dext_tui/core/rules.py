@@ -40,7 +40,8 @@ def _rule(row: tuple[Any, ...]) -> RuleInfo:
 
 def query_rules(db: sqlite3.Connection, workspace_id: int) -> list[RuleInfo]:
     """Every rule of the workspace: by scope, then by the target's name."""
-    sql = RULE_SELECT + " WHERE r.workspace_id = ? ORDER BY r.scope, t.name COLLATE NOCASE, r.id"
+    scope_order = "CASE r.scope WHEN 'supplier' THEN 0 WHEN 'customer' THEN 1 ELSE 2 END"
+    sql = RULE_SELECT + f" WHERE r.workspace_id = ? ORDER BY {scope_order}, t.name COLLATE NOCASE, r.id"
     return [_rule(row) for row in db.execute(sql, (workspace_id,))]
 
 
