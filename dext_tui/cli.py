@@ -363,7 +363,7 @@ async def _run_command(args: argparse.Namespace) -> int:
             choice = DisconnectChoice(args.choice)
             preview = service.disconnect_preview(ws)
             if choice == DisconnectChoice.MERGE_LATER and not args.yes:
-                raise UsageError(f"--merge-later {preview.describe(choice)} Add --yes to confirm.")
+                raise UsageError(f"disconnect --merge-later: {preview.describe(choice)} Add --yes to go on.")
             message = service.disconnect(ws, choice)
             if args.json:
                 _print_json(
