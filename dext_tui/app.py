@@ -367,6 +367,14 @@ class DextApp(App[int]):
             list_page.invalidate()
         self.run_worker(self.reload_info(), group="info", exclusive=True)
 
+    def rules_changed(self, select: int | None = None) -> None:
+        """Rules were added, changed or removed: the Rules page and every list's rule counts follow."""
+        page = self.main.rules_page()
+        if page is not None:
+            page.reload(select)
+        for list_page in self._list_pages(ALL_KINDS):
+            list_page.invalidate()
+
     def action_switch_workspace(self) -> None:
         from dext_tui.screens.dialogs import WorkspaceDialog
 

@@ -538,10 +538,16 @@ class DextService:
         with self.store.read() as db:
             return query_items(db, ws.id, kind, include_archived=include_archived)
 
-    def item_tuples(self, ws: WorkspaceRef, kind: Kind) -> list[tuple[int, str | None, str, str]]:
-        """`(id, code, name, status)` for every item, archived included: what a list view needs."""
+    def item_tuples(self, ws: WorkspaceRef, kind: Kind) -> list[tuple[int, str | None, str, str, int]]:
+        """`(id, code, name, status, visible)` for every current item, archived and hidden included:
+        what a list view or a picker needs."""
         with self.store.read() as db:
             return query_item_tuples(db, ws.id, kind)
+
+    def rule_counts(self, ws: WorkspaceRef) -> dict[int, int]:
+        """How many rules use each item (items no rule uses are left out)."""
+        with self.store.read() as db:
+            return rule_counts(db, ws.id)
 
     def events(self, connection_id: int) -> list[ConnectionEventInfo]:
         """The connection's timeline, oldest first."""

@@ -221,3 +221,34 @@ class WorkspaceDialog(DialogScreen[str | None]):
             self.dismiss(normalise_workspace_name(self.query_one("#name", Input).value))
         elif option_id:
             self.dismiss(option_id)
+
+
+class ConfirmDialog(DialogScreen[bool]):
+    """A question with a confirm and a cancel button; Enter confirms only on the confirm button."""
+
+    BINDINGS = [Binding("escape", "dismiss(False)", "Cancel")]
+
+    def __init__(self, title: str, message: str, confirm: str, *, danger: bool = False) -> None:
+        super().__init__()
+        self._title, self._message, self._confirm, self._danger = title, message, confirm, danger
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self._title), classes="title")
+            yield Static(Text(self._message), classes="help")
+            with Horizontal(classes="buttons"):
+                yield Button(
+                    self._confirm, id="confirm", variant="error" if self._danger else "success", compact=True
+                )
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel" if self._danger else "#confirm", Button).focus()
+
+    @on(Button.Pressed, "#confirm")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#cancel")
+    def _no(self) -> None:
+        self.dismiss(False)

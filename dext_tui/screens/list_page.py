@@ -77,7 +77,7 @@ class ListPage(Vertical):
     def load(self) -> None:
         app = self.app
         service, ws = app.service, app.workspace  # type: ignore[attr-defined]
-        data = TableData.build(service.item_tuples(ws, self.kind))
+        data = TableData.build(service.item_tuples(ws, self.kind), service.rule_counts(ws))
         app.call_from_thread(self._set_data, data)
 
     def _set_data(self, data: TableData) -> None:

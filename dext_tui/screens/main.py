@@ -19,9 +19,12 @@ from dext_tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
     from dext_tui.screens.list_page import ListPage  # imported when a list is first shown
+    from dext_tui.screens.rules_page import RulesPage
 
-PAGES: list[tuple[str, str]] = [("integration", "Integrations")] + [
-    (f"list-{k.value}", k.label) for k in ALL_KINDS
+PAGES: list[tuple[str, str]] = [
+    ("integration", "Integrations"),
+    *((f"list-{k.value}", k.label) for k in ALL_KINDS),
+    ("rules", "Rules"),
 ]
 
 
@@ -59,7 +62,9 @@ class MainScreen(Screen[None]):
                 None,
                 Option("Lists", id="h-lists", disabled=True),
             ]
-            options += [Option(f"{n} {label}", id=page) for n, (page, label) in enumerate(PAGES[1:], 2)]
+            options += [Option(f"{n} {label}", id=page) for n, (page, label) in enumerate(PAGES[1:-1], 2)]
+            options += [None, Option("Automation", id="h-automation", disabled=True)]
+            options.append(Option(f"{len(PAGES)} {PAGES[-1][1]}", id=PAGES[-1][0]))
             yield Sidebar(*options, id="sidebar")
             with ContentSwitcher(initial="integration", id="pages"):
                 yield IntegrationPage()  # list pages are built when first shown (fast start-up)
@@ -91,6 +96,11 @@ class MainScreen(Screen[None]):
         pages = self.query(f"#list-{kind.value}")
         return pages.first() if pages else None  # type: ignore[return-value] - only ListPages have these ids
 
+    def rules_page(self) -> RulesPage | None:
+        """The Rules page, or None if it has not been shown yet."""
+        pages = self.query("#rules")
+        return pages.first() if pages else None  # type: ignore[return-value]
+
     @property
     def current_page(self) -> str:
         return self.query_one(ContentSwitcher).current or "integration"
@@ -106,18 +116,21 @@ class MainScreen(Screen[None]):
 
     def show_page(self, page: str, *, focus: bool = True) -> None:
         from dext_tui.screens.list_page import ListPage
+        from dext_tui.screens.rules_page import RulesPage
 
         switcher = self.query_one(ContentSwitcher)
         self.pending_focus = page if focus else None
         if page.startswith("list-") and self.list_page(Kind(page.removeprefix("list-"))) is None:
             switcher.mount(ListPage(Kind(page.removeprefix("list-"))))
+        if page == "rules" and self.rules_page() is None:
+            switcher.mount(RulesPage())
         switcher.current = page
         sidebar = self.query_one(Sidebar)
         with sidebar.prevent(OptionList.OptionHighlighted):
             sidebar.highlighted = sidebar.get_option_index(page)
-        if page.startswith("list-"):
-            list_page = self.query_one(f"#{page}", ListPage)
-            list_page.show(focus=focus)
+        if page.startswith("list-") or page == "rules":
+            shown = self.query_one(f"#{page}", ListPage if page != "rules" else RulesPage)
+            shown.show(focus=focus)
             if not focus:
                 sidebar.focus()
         elif focus:

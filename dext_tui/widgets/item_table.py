@@ -23,6 +23,7 @@ from textual.strip import Strip
 from dext_tui.core.text import printable
 
 STATUS_WIDTH = 8
+RULES_WIDTH = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,8 @@ class TableRow:
     id: int
     code: str
     name: str
-    status: str
+    status: str  # active | archived | hidden
+    rules: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +48,13 @@ class TableData:
     haystacks: list[str]  # casefolded "code\0name", what the filter searches
     code_width: int
     name_width: int
+    hidden: list[bool] | None = None  # a manual setting: not offered in pickers
+    rules: list[int] | None = None  # how many rules use each item (None: no Rules column)
 
     @classmethod
-    def build(cls, rows: Sequence[tuple[int, str | None, str, str]]) -> TableData:
-        """From `(id, code, name, status)` tuples, sorted as they should show."""
+    def build(cls, rows: Sequence[tuple], rule_counts: dict[int, int] | None = None) -> TableData:
+        """From `(id, code, name, status[, visible])` tuples, sorted as they should show; with
+        `rule_counts` the table gets a Rules column."""
         ids = [r[0] for r in rows]
         codes = [r[1] or "" for r in rows]
         names = [r[2] for r in rows]
@@ -61,6 +66,8 @@ class TableData:
             haystacks=[f"{c}\x00{n}".casefold() for c, n in zip(codes, names, strict=True)],
             code_width=max(map(len, codes), default=0),
             name_width=max(map(len, names), default=4),
+            hidden=[len(r) > 4 and not r[4] for r in rows] if rows and len(rows[0]) > 4 else None,
+            rules=[rule_counts.get(i, 0) for i in ids] if rule_counts is not None else None,
         )
 
     @classmethod
@@ -142,8 +149,20 @@ class ItemTable(ScrollView, can_focus=True):
 
     def _row(self, index: int) -> TableRow:
         d = self._data
-        status = "archived" if d.archived[index] else "active"
-        return TableRow(d.ids[index], printable(d.codes[index]), printable(d.names[index]), status)
+        status = "archived" if d.archived[index] else "hidden" if d.hidden and d.hidden[index] else "active"
+        rules = d.rules[index] if d.rules else 0
+        return TableRow(d.ids[index], printable(d.codes[index]), printable(d.names[index]), status, rules)
+
+    @property
+    def current_index(self) -> int | None:
+        """The current row's index in the data (not in the filtered view)."""
+        if 0 <= self.cursor < len(self._visible):
+            return self._visible[self.cursor]
+        return None
+
+    def select_id(self, item_id: int) -> None:
+        """Put the cursor on this item if it is shown."""
+        self._apply(keep_id=item_id, fallback=self.cursor)
 
     @property
     def current_row(self) -> TableRow | None:
@@ -248,26 +267,29 @@ class ItemTable(ScrollView, can_focus=True):
     # -- rendering --------------------------------------------------------------------------------
 
     def _columns(self, width: int) -> tuple[int, int]:
-        available = width - STATUS_WIDTH - 4
+        fixed = STATUS_WIDTH + (RULES_WIDTH + 1 if self._data.rules is not None else 0)
+        available = width - fixed - 4
         longest_code, longest_name = self._data.code_width, self._data.name_width
         # Codes as wide as they need while names fit; when both cannot, at most half for the code.
         code_w = (
             min(max(4, longest_code), max(available // 2, available - longest_name)) if longest_code else 0
         )
-        name_w = max(1, width - code_w - STATUS_WIDTH - (4 if code_w else 3))
+        name_w = max(1, width - code_w - fixed - (4 if code_w else 3))
         return code_w, name_w
 
-    def _line(self, code: str, name: str, status: str, width: int) -> str:
+    def _line(self, code: str, name: str, status: str, width: int, rules: str = "") -> str:
         code_w, name_w = self._columns(width)
         code_part = f"{_fit(code, code_w)} " if code_w else ""
-        return f" {code_part}{_fit(name, name_w)} {_fit(status, STATUS_WIDTH)} "[:width].ljust(width)
+        rules_part = f"{rules:>{RULES_WIDTH}} " if self._data.rules is not None else ""
+        line = f" {code_part}{_fit(name, name_w)} {rules_part}{_fit(status, STATUS_WIDTH)} "
+        return line[:width].ljust(width)
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
         if y == 0:
             style = base + self.get_component_rich_style("item-table--header")
-            return Strip([Segment(self._line("Code", "Name", "Status", width), style)], width)
+            return Strip([Segment(self._line("Code", "Name", "Status", width, "Rules"), style)], width)
         index = round(self.scroll_y) + y - 1
         if index >= len(self._visible):
             if y == 1 and not self._visible:
@@ -277,8 +299,9 @@ class ItemTable(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         row = self._row(self._visible[index])
         style: Style = base
-        if row.status == "archived":
+        if row.status != "active":
             style += self.get_component_rich_style("item-table--archived")
         if index == self.cursor:
             style += self.get_component_rich_style("item-table--cursor")
-        return Strip([Segment(self._line(row.code, row.name, row.status, width), style)], width)
+        rules = f"{row.rules:,}" if row.rules else ""
+        return Strip([Segment(self._line(row.code, row.name, row.status, width, rules), style)], width)
