@@ -28,7 +28,7 @@ from dext_tui.core.text import printable
 from dext_tui.screens.main import PAGES, MainScreen
 
 if TYPE_CHECKING:
-    from dext_tui.core.domain import RefreshEvent
+    from dext_tui.core.domain import DisconnectChoice, RefreshEvent
     from dext_tui.core.service import DextService, WorkspaceRef
     from dext_tui.screens.list_page import ListPage
 
@@ -201,7 +201,7 @@ class DextApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Connection actions show only when they apply; refresh is greyed out while expired or running."""
-        if action not in ("manage_menu", "refresh_all", "reconnect", "connect"):
+        if action not in ("manage_menu", "refresh_all", "reconnect", "connect", "disconnect"):
             return True
         info = self.info
         if not self.ready:
@@ -234,6 +234,12 @@ class DextApp(App[int]):
                 "Connect the same books again; rules and settings are kept",
                 self.action_reconnect,
             )
+            yield SystemCommand(
+                "Disconnect",
+                "Disconnect: keep the lists, reinstate the ones from before, or merge later",
+                self.action_disconnect,
+            )
+        yield SystemCommand("Add a rule", "A supplier, customer or payment-method rule", self._add_rule)
         yield SystemCommand(
             "Switch workspace", "Open or create another client workspace", self.action_switch_workspace
         )
@@ -272,6 +278,13 @@ class DextApp(App[int]):
                 why_disabled="reconnect first" if expired else "already running",
             ),
             MenuItem("reconnect", "Reconnect…", "e"),
+            MenuItem(
+                "disconnect",
+                "Disconnect…",
+                "d",
+                enabled=not self.refreshing,
+                why_disabled="a refresh is running",
+            ),
         ]
 
         def chosen(choice: str | None) -> None:
@@ -279,6 +292,8 @@ class DextApp(App[int]):
                 self.action_refresh_all()
             elif choice == "reconnect":
                 self.action_reconnect()
+            elif choice == "disconnect":
+                self.action_disconnect()
 
         self.push_screen(DropdownMenu(options, button.region), chosen)
 
@@ -342,6 +357,44 @@ class DextApp(App[int]):
             markup=False,
             timeout=8,
         )
+
+    def action_disconnect(self) -> None:
+        from dext_tui.core.errors import DextError
+        from dext_tui.screens.dialogs import DisconnectDialog
+
+        if self.info is None or self.refreshing:
+            return
+        try:
+            preview = self.service.disconnect_preview(self.workspace)
+        except DextError as exc:
+            self.notify(printable(str(exc)), title="Disconnect", severity="error", markup=False)
+            return
+        self.push_screen(DisconnectDialog(preview), self._disconnect_chosen)
+
+    def _disconnect_chosen(self, choice: DisconnectChoice | None) -> None:
+        if choice is not None:
+            self._disconnect(choice)
+
+    @work(exclusive=True, group="disconnect")
+    async def _disconnect(self, choice: DisconnectChoice) -> None:
+        from dext_tui.core.errors import DextError
+
+        try:
+            message = await asyncio.to_thread(self.service.disconnect, self.workspace, choice)
+        except DextError as exc:
+            self.notify(printable(str(exc)), title="Disconnect failed", severity="error", markup=False)
+            return
+        self.notify(printable(message), title="Disconnected", markup=False, timeout=10)
+        await self.reload_info()
+        for list_page in self._list_pages(ALL_KINDS):
+            list_page.invalidate()
+        self.rules_changed()
+
+    def _add_rule(self) -> None:
+        self.main.show_page("rules")
+        page = self.main.rules_page()
+        if page is not None:
+            page.action_add()
 
     def action_connect(self) -> None:
         from dext_tui.screens.dialogs import ConnectDialog

@@ -534,9 +534,13 @@ class DextService:
 
     # -- lists ------------------------------------------------------------------------------------
 
-    def items(self, ws: WorkspaceRef, kind: Kind, *, include_archived: bool = False) -> list[ItemRow]:
+    def items(
+        self, ws: WorkspaceRef, kind: Kind, *, include_archived: bool = False, include_hidden: bool = True
+    ) -> list[ItemRow]:
         with self.store.read() as db:
-            return query_items(db, ws.id, kind, include_archived=include_archived)
+            return query_items(
+                db, ws.id, kind, include_archived=include_archived, include_hidden=include_hidden
+            )
 
     def item_tuples(self, ws: WorkspaceRef, kind: Kind) -> list[tuple[int, str | None, str, str, int]]:
         """`(id, code, name, status, visible)` for every current item, archived and hidden included:
@@ -672,7 +676,7 @@ class DextService:
 
     def _item(self, db: sqlite3.Connection, ws: WorkspaceRef, item_id: int) -> tuple[Any, ...]:
         row = db.execute(
-            "SELECT i.id, i.kind, i.origin, i.generation = w.generation, i.name FROM listitem i"
+            "SELECT i.id, i.kind, i.origin, i.generation = w.generation, i.name, i.status FROM listitem i"
             " JOIN workspace w ON w.id = i.workspace_id WHERE i.id = ? AND i.workspace_id = ?",
             (item_id, ws.id),
         ).fetchone()
@@ -780,8 +784,8 @@ class DextService:
                 raise UsageError(f"{category[4]!r} is not a category")
             if tax_code_id is not None:
                 tax = self._item(db, ws, tax_code_id)
-                if tax[1] != Kind.TAX_CODES or not tax[3]:
-                    raise UsageError(f"{tax[4]!r} is not one of the current tax codes")
+                if tax[1] != Kind.TAX_CODES or not tax[3] or tax[5] != ItemStatus.ACTIVE:
+                    raise UsageError(f"{tax[4]!r} is not one of the current, active tax codes")
             db.execute(
                 "UPDATE listitem SET default_tax_code_id = ?, updated_at = ? WHERE id = ?",
                 (tax_code_id, db_time(utcnow()), category_id),

@@ -11,12 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
 from dext_tui.connectors.beancount_ledger import missing_reason
 from dext_tui.core.domain import (
     ConnectionInfo,
+    DisconnectChoice,
+    DisconnectPreview,
     ListCounts,
     normalise_workspace_name,
     workspace_name_problem,
@@ -252,3 +254,73 @@ class ConfirmDialog(DialogScreen[bool]):
     @on(Button.Pressed, "#cancel")
     def _no(self) -> None:
         self.dismiss(False)
+
+
+class DisconnectDialog(DialogScreen[DisconnectChoice | None]):
+    """The three ways to disconnect, each saying what it touches; merge-later needs a tick to confirm."""
+
+    DEFAULT_CSS = """
+    DisconnectDialog RadioSet { width: 1fr; border: none; padding: 0; background: $surface; }
+    DisconnectDialog #what { height: auto; min-height: 3; padding: 1 0 0 0; }
+    DisconnectDialog #what.danger { color: $error; text-style: bold; }
+    DisconnectDialog #understood { display: none; }
+    DisconnectDialog #understood.shown { display: block; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, preview: DisconnectPreview) -> None:
+        super().__init__()
+        self.preview = preview
+
+    def compose(self) -> ComposeResult:
+        p = self.preview
+        with Vertical(classes="dialog"):
+            yield Static(Text(f"Disconnect {p.provider_label} ({printable(p.tenant_name)})"), classes="title")
+            yield Static("What should happen to your lists, rules and settings?", classes="help")
+            with RadioSet(id="choice"):
+                yield RadioButton("Keep the current lists", value=True, id="keep")
+                yield RadioButton(
+                    "Reinstate the lists from before integrating",
+                    id="reinstate",
+                    disabled=p.snapshot_taken_at is None,
+                )
+                yield RadioButton("Merge my list data later", id="merge-later")
+            yield Static("", id="what")
+            yield Checkbox(
+                f"I understand: {p.rules:,} rules and all manual settings will be removed", id="understood"
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Disconnect", id="go", variant="error", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self._describe()
+        self.query_one(RadioSet).focus()
+
+    @property
+    def choice(self) -> DisconnectChoice:
+        pressed = self.query_one(RadioSet).pressed_button
+        return DisconnectChoice(pressed.id if pressed and pressed.id else "keep")
+
+    @on(RadioSet.Changed)
+    @on(Checkbox.Changed)
+    def _describe(self) -> None:
+        choice = self.choice
+        what = self.query_one("#what", Static)
+        what.update(Text(self.preview.describe(choice)))
+        danger = choice == DisconnectChoice.MERGE_LATER
+        what.set_class(danger, "danger")
+        box = self.query_one("#understood", Checkbox)
+        box.set_class(danger, "shown")
+        self.query_one("#go", Button).disabled = danger and not box.value
+
+    @on(Button.Pressed, "#go")
+    def _go(self) -> None:
+        choice = self.choice
+        if choice == DisconnectChoice.MERGE_LATER and not self.query_one("#understood", Checkbox).value:
+            return
+        self.dismiss(choice)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
