@@ -76,6 +76,7 @@ class DextApp(App[int]):
         self.service: DextService = service  # type: ignore[assignment] - set in _start
         self.workspace: WorkspaceRef = None  # type: ignore[assignment]
         self.info: ConnectionInfo | None = None
+        self.own_totals: dict[Kind, int] = {}  # items in each own list, shown while nothing is connected
         self.clock = clock
         self.ready = False  # the store is open and the workspace and its connection known
         self._ready_event: asyncio.Event | None = None
@@ -115,6 +116,8 @@ class DextApp(App[int]):
             if workspace is None:
                 return
             info = self.service.connection(workspace)
+            if info is None:
+                self.own_totals = self.service.list_totals(workspace)
         except (NeedsSetUp, DextError):
             return
         if self._demo and info is None:
@@ -194,6 +197,8 @@ class DextApp(App[int]):
 
     async def reload_info(self) -> None:
         self.info = await asyncio.to_thread(self.service.connection, self.workspace)
+        if self.info is None:
+            self.own_totals = await asyncio.to_thread(self.service.list_totals, self.workspace)
         self.main.integration.show_info(self.info, now=self.clock or _now())
         self.refresh_bindings()
 
@@ -453,6 +458,8 @@ class DextApp(App[int]):
 
         async def reopen() -> None:
             info = await asyncio.to_thread(self.service.connection, workspace)
+            if info is None:
+                self.own_totals = await asyncio.to_thread(self.service.list_totals, workspace)
             self.workspace, self.info = workspace, info
             self.sub_title = printable(workspace.name)
             await self.main.reset()  # the new Integration page shows self.info

@@ -226,6 +226,18 @@ def _print_items(rows: list[Any], as_json: bool) -> None:
         print(f"{printable(r.code):<{code_w}}  {r.status:<8}  {printable(r.name)}")
 
 
+def _check_usage(args: argparse.Namespace) -> None:
+    if args.command == "lists":
+        if args.kind == "import":
+            if len(args.rest) != 2:
+                raise UsageError("usage: dext-tui lists import KIND FILE.csv")
+            _parse_kind(args.rest[0])
+        else:
+            _parse_kind(args.kind)
+            if args.rest:
+                raise UsageError(f"unexpected {' '.join(args.rest)!r} after the list name")
+
+
 def _parse_kind(text: str) -> Kind:
     try:
         return Kind.parse(text)
@@ -343,8 +355,6 @@ async def _run_command(args: argparse.Namespace) -> int:
             return 0
         if args.command == "lists":
             if args.kind == "import":
-                if len(args.rest) != 2:
-                    raise UsageError("usage: dext-tui lists import KIND FILE.csv")
                 kind = _parse_kind(args.rest[0])
                 report = service.import_items(ws, kind, Path(args.rest[1]))
                 if args.json:
@@ -352,8 +362,6 @@ async def _run_command(args: argparse.Namespace) -> int:
                 else:
                     print(report.summary())
                 return 0
-            if args.rest:
-                raise UsageError(f"unexpected {' '.join(args.rest)!r} after the list name")
             rows = service.items(ws, _parse_kind(args.kind), include_archived=args.all)
             _print_items(rows, args.json)
             return 0
@@ -390,6 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dext_tui.app import run_app
 
             return run_app(data_dir=args.data_dir, workspace=args.workspace, demo=args.demo)
+        _check_usage(args)  # before anything is opened or created
         return asyncio.run(_run_command(args))
     except UsageError as exc:
         print(f"dext-tui: {printable(str(exc))}", file=sys.stderr)

@@ -124,7 +124,11 @@ def test_a_ledger_with_errors_is_refused_and_nothing_changes(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["lists", "vendors"], "invalid choice: 'vendors'"),
+        (["lists", "vendors"], "unknown list 'vendors'; choose one of: categories, suppliers"),
+        (["lists", "import", "vendors", "x.csv"], "unknown list 'vendors'"),
+        (["lists", "import", "suppliers"], "usage: dext-tui lists import KIND FILE.csv"),
+        (["rules", "add", "vendor", "X"], "invalid choice: 'vendor'"),
+        (["disconnect"], "one of the arguments --keep --reinstate --merge-later is required"),
         (["connect", "sage", "x"], "invalid choice: 'sage'"),
         (["refresh", "--list"], "expected one argument"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),

@@ -140,11 +140,11 @@ async def test_list_view_filters_as_you_type_and_shows_archived(data_dir, small_
     app = make_app(data_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        await pilot.press("5")  # Tax codes
-        await pilot.press("enter")
+        await pilot.press("5")  # Tax codes: the list takes the keys
         await settle(pilot, app)
         page = app.main.query_one("#list-tax_codes", ListPage)
         table = page.query_one(ItemTable)
+        assert table.has_focus
         assert [r.name for r in table.visible_rows()] == ["Standard 20%", "Zero rated"]
         assert "1 archived hidden" in screen_text(app)
         await pilot.press("ctrl+t")
@@ -163,7 +163,7 @@ async def test_reload_one_list_keeps_the_cursor_on_its_row(data_dir, small_ledge
     app = make_app(data_dir)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await settle(pilot, app)
-        await pilot.press("3", "enter")  # Suppliers
+        await pilot.press("3")  # Suppliers
         await settle(pilot, app)
         table = app.main.query_one("#list-suppliers", ListPage).query_one(ItemTable)
         assert [r.name for r in table.visible_rows()] == ["Landlord Ltd", "Rail Co"]
@@ -202,7 +202,7 @@ async def test_names_from_the_ledger_are_shown_literally(data_dir, write_ledger)
     app = make_app(data_dir)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, app)
-        await pilot.press("3", "enter")
+        await pilot.press("3")
         await settle(pilot, app)
         shown = screen_text(app)
         assert "[bold red]Evil[/]" in shown

@@ -346,6 +346,7 @@ class ConnectionInfo:
     expires_at: datetime | None
     generation: int
     lists: tuple[ListSyncInfo, ...] = field(default=())
+    recent: tuple[ConnectionEventInfo, ...] = field(default=())  # the latest timeline events, newest first
 
     @property
     def provider_label(self) -> str:

@@ -548,6 +548,16 @@ class DextService:
         with self.store.read() as db:
             return query_item_tuples(db, ws.id, kind)
 
+    def list_totals(self, ws: WorkspaceRef) -> dict[Kind, int]:
+        """Active items in each of the workspace's current lists."""
+        with self.store.read() as db:
+            rows = db.execute(
+                "SELECT kind, count(*) FROM listitem WHERE workspace_id = ? AND status = 'active'"
+                " AND generation = (SELECT generation FROM workspace WHERE id = ?) GROUP BY kind",
+                (ws.id, ws.id),
+            ).fetchall()
+        return {Kind(kind): n for kind, n in rows}
+
     def rule_counts(self, ws: WorkspaceRef) -> dict[int, int]:
         """How many rules use each item (items no rule uses are left out)."""
         with self.store.read() as db:

@@ -324,3 +324,45 @@ class DisconnectDialog(DialogScreen[DisconnectChoice | None]):
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
         self.dismiss(None)
+
+
+class ItemDialog(DialogScreen[tuple[str, str | None] | None]):
+    """Name and code of an item of an own list (add or rename); dismisses with (name, code) or None."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, title: str, *, name: str = "", code: str | None = None) -> None:
+        super().__init__()
+        self._title, self._name, self._code = title, name, code
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self._title), classes="title")
+            yield Label("Name", classes="field-label")
+            yield Input(value=self._name, max_length=200, id="item-name")
+            yield Label("Code (optional)", classes="field-label")
+            yield Input(value=self._code or "", max_length=64, id="item-code")
+            yield Static("", id="item-check", classes="check error")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="save", variant="success", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#item-name", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def _save(self) -> None:
+        from dext_tui.core.own_lists import check_item_text
+
+        name = self.query_one("#item-name", Input).value.strip()
+        code = self.query_one("#item-code", Input).value.strip() or None
+        problem = check_item_text(name, code)
+        if problem:
+            self.query_one("#item-check", Static).update(Text("✗ " + problem.capitalize()))
+            return
+        self.dismiss((name, code))
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)

@@ -30,6 +30,9 @@ STATUS_TEXT = {
 }
 
 
+EVENT_STYLES = {"expired": "bold red", "disconnected": "yellow"}
+
+
 def when(value: datetime | None, now: datetime | None = None) -> str:
     value = as_utc(value)
     if value is None:
@@ -60,7 +63,7 @@ class IntegrationPage(VerticalScroll):
         self.info: ConnectionInfo | None = None
         self._loaded = False  # show_info has been called (maybe before the table was built)
         self._built = False  # composed and mounted: show_info may touch its widgets
-        self._shown: tuple[ConnectionInfo | None, str | None] | None = None  # what the card shows
+        self._shown: tuple[object, ...] | None = None  # what the card shows
         self._pending_now: datetime | None = None
         self._items: dict[Kind, str] = {}
         self._last: dict[Kind, str] = {}
@@ -75,6 +78,7 @@ class IntegrationPage(VerticalScroll):
                 yield ActionButton("Reconnect", id="reconnect", variant="success")
                 yield ActionButton("Connect…", id="connect", variant="primary")
         yield Static(id="lists")  # a progress bar is mounted above it while a refresh runs
+        yield Static(id="timeline")
 
     def on_action_button_pressed(self, event: ActionButton.Pressed) -> None:
         actions = {"manage": "manage_menu", "reconnect": "reconnect", "connect": "connect"}
@@ -98,7 +102,8 @@ class IntegrationPage(VerticalScroll):
         self.query_one("#connect").display = info is None
 
     def show_info(self, info: ConnectionInfo | None, *, now: datetime | None = None) -> None:
-        shown = (info, when(info.last_refreshed_at, now) if info else None)
+        own = None if info else tuple(sorted((getattr(self.app, "own_totals", None) or {}).items()))
+        shown = (info, when(info.last_refreshed_at, now) if info else None, own)
         if self._loaded and self._built and shown == self._shown:
             return  # the same as on screen (start-up reads the connection twice): no redraw
         self.info, self._loaded, self._pending_now = info, True, now
@@ -137,14 +142,35 @@ class IntegrationPage(VerticalScroll):
         body.update(grid)
         self._show_buttons(info)
         syncs = {s.kind: s for s in info.lists} if info else {}
+        own: dict[Kind, int] = {} if info else getattr(self.app, "own_totals", None) or {}
         for kind in ALL_KINDS:
             sync = syncs.get(kind)
+            if info is None:  # the workspace's own lists
+                self._items[kind] = f"{own.get(kind, 0):,}"
+                self._last[kind] = "your own"
+                continue
             self._items[kind] = f"{sync.total:,}" if sync and sync.last_success_at else "—"
             self._last[kind] = short_when(sync.last_success_at) if sync else ""
             if sync and sync.error:
                 self._progress[kind] = "✗ " + printable(sync.error)
         self._draw_lists()
+        self._draw_timeline(info)
         self.refresh_bindings()
+
+    def _draw_timeline(self, info: ConnectionInfo | None) -> None:
+        """The connection's latest events, newest first: what happened, when, and why."""
+        timeline = self.query_one("#timeline", Static)
+        timeline.display = bool(info and info.recent)
+        if not info or not info.recent:
+            return
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("Timeline\n", style="bold")
+        for event in info.recent:
+            text.append(f"{short_when(event.at):<12}  ")
+            text.append(f"{event.to_status:<12}  ", style=EVENT_STYLES.get(event.to_status, ""))
+            text.append(printable(event.reason or "") + "\n")
+        text.rstrip()
+        timeline.update(text)
 
     def _draw_lists(self) -> None:
         """The lists panel, as fixed columns of plain text: it is redrawn at every step of a refresh, and

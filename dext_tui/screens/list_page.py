@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from dext_tui.core.domain import Kind, ListCounts
+from dext_tui.core.text import printable
 from dext_tui.widgets.item_table import ItemTable, TableData
 
 
@@ -28,6 +29,8 @@ class ListPage(Vertical):
     BINDINGS = [
         Binding("ctrl+r,f5", "reload", "Reload list"),
         Binding("ctrl+t,f6", "toggle_archived", "Archived"),
+        Binding("enter", "item_menu", "Item…"),
+        Binding("ctrl+n", "add_item", "Add item"),
         Binding("up", "move(-1)", show=False),
         Binding("down", "move(1)", show=False),
         Binding("pageup", "page(-1)", show=False),
@@ -155,3 +158,131 @@ class ListPage(Vertical):
     def reloaded(self, counts: ListCounts) -> None:
         self.set_status(counts.summary() + (" (ledger unchanged)" if counts.unchanged_source else ""))
         self.load()
+
+    # -- the current item: manual settings, and editing own lists ---------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "add_item":
+            return self.app.info is None  # type: ignore[attr-defined] - own lists only while not connected
+        if action == "item_menu":
+            return None if self.table.current_row is None else True
+        return True
+
+    def action_item_menu(self) -> None:
+        from dext_tui.widgets.menu import DropdownMenu, MenuItem
+
+        row = self.table.current_row
+        if row is None:
+            return
+        own = self.app.info is None  # type: ignore[attr-defined]
+        connected_why = "the list comes from the connected software"
+        items = [
+            MenuItem("hide", "Show in pickers" if row.status == "hidden" else "Hide from pickers", "h"),
+        ]
+        if self.kind == Kind.CATEGORIES:
+            items.append(MenuItem("tax", "Default tax code…", "t"))
+        items += [
+            MenuItem("rename", "Rename…", "e", enabled=own, why_disabled=connected_why),
+            MenuItem("delete", "Delete…", "d", enabled=own, why_disabled=connected_why),
+        ]
+        region = self.table.region
+        anchor = region.__class__(
+            region.x + 2, region.y + 1 + self.table.cursor - round(self.table.scroll_y), region.width, 1
+        )
+
+        def chosen(choice: str | None) -> None:
+            if choice == "hide":
+                self._set_hidden(row.id, row.status != "hidden", row.name)
+            elif choice == "tax":
+                self._choose_default_tax(row.id, row.name)
+            elif choice == "rename":
+                self._rename(row.id, row.name, row.code or None)
+            elif choice == "delete":
+                self._delete(row.id, row.name)
+
+        self.app.push_screen(DropdownMenu(items, anchor), chosen)
+
+    def _service_call(self, call, *args, done: str) -> bool:
+        from dext_tui.core.errors import DextError
+
+        try:
+            call(self.app.workspace, *args)  # type: ignore[attr-defined]
+        except DextError as exc:
+            self.notify(printable(str(exc)), severity="error", markup=False)
+            return False
+        self.notify(done, markup=False)
+        self.load()
+        app = self.app
+        if app.info is None:  # type: ignore[attr-defined] - own lists: the Integration page counts them
+            app.run_worker(app.reload_info(), group="info", exclusive=True)  # type: ignore[attr-defined]
+        return True
+
+    def _set_hidden(self, item_id: int, hide: bool, name: str) -> None:
+        what = "hidden: not offered in pickers" if hide else "shown in pickers again"
+        self._service_call(self.app.service.set_visible, item_id, not hide, done=f"{name}: {what}")  # type: ignore[attr-defined]
+
+    @work(exclusive=True, group="list-item")
+    async def _choose_default_tax(self, category_id: int, name: str) -> None:
+        import asyncio
+
+        from dext_tui.widgets.picker import Picked, PickerScreen, offered
+
+        app = self.app
+        service, ws = app.service, app.workspace  # type: ignore[attr-defined]
+        rows = await asyncio.to_thread(service.item_tuples, ws, Kind.TAX_CODES)
+        item = next(
+            (i for i in service.items(ws, self.kind, include_archived=True) if i.id == category_id), None
+        )
+        picked = await app.push_screen_wait(
+            PickerScreen(
+                f"Default tax code for {name}",
+                offered(rows),
+                current=item.default_tax_code_id if item else None,
+            )
+        )
+        if isinstance(picked, Picked):
+            tax = picked.item
+            done = (
+                f"{name}: default tax code {printable(tax.label)}" if tax else f"{name}: no default tax code"
+            )
+            self._service_call(service.set_default_tax_code, category_id, tax.id if tax else None, done=done)
+
+    def action_add_item(self) -> None:
+        from dext_tui.screens.dialogs import ItemDialog
+
+        def added(result: tuple[str, str | None] | None) -> None:
+            if result:
+                name, code = result
+                self._service_call(self.app.service.add_item, self.kind, name, code, done=f"Added {name}")  # type: ignore[attr-defined]
+
+        self.app.push_screen(ItemDialog(f"Add to {self.kind.label.lower()}"), added)
+
+    def _rename(self, item_id: int, name: str, code: str | None) -> None:
+        from dext_tui.screens.dialogs import ItemDialog
+
+        def renamed(result: tuple[str, str | None] | None) -> None:
+            if result:
+                new_name, new_code = result
+                self._service_call(
+                    self.app.service.update_item,
+                    item_id,
+                    new_name,
+                    new_code,
+                    done=f"Saved {new_name}",  # type: ignore[attr-defined]
+                )
+
+        self.app.push_screen(ItemDialog(f"Rename {name}", name=name, code=code), renamed)
+
+    def _delete(self, item_id: int, name: str) -> None:
+        from dext_tui.screens.dialogs import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._service_call(self.app.service.delete_item, item_id, done=f"Deleted {name}")  # type: ignore[attr-defined]
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Delete item", f"Delete {name} from {self.kind.label.lower()}?", "Delete", danger=True
+            ),
+            answered,
+        )

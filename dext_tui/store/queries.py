@@ -6,7 +6,16 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from dext_tui.core.domain import ALL_KINDS, ConnectionInfo, ConnectionStatus, ListSyncInfo, utcnow
+from dext_tui.core.domain import (
+    ALL_KINDS,
+    ConnectionEventInfo,
+    ConnectionInfo,
+    ConnectionStatus,
+    ListSyncInfo,
+    utcnow,
+)
+
+RECENT_EVENTS = 6  # shown on the Integration page
 
 
 def parse_time(text: str | None) -> datetime | None:
@@ -42,6 +51,14 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
         else ListSyncInfo(k, None, None, 0, None)
         for k in ALL_KINDS
     )
+    recent = tuple(
+        ConnectionEventInfo(parse_time(r[0]), r[1], r[2], r[3])  # type: ignore[arg-type]
+        for r in db.execute(
+            "SELECT at, from_status, to_status, reason FROM connectionevent WHERE connection_id = ?"
+            " ORDER BY id DESC LIMIT ?",
+            (row[0], RECENT_EVENTS),
+        )
+    )
     status, reason = ConnectionStatus(row[4]), row[5]
     expires_at = parse_time(row[8])
     if status == ConnectionStatus.CONNECTED and expires_at is not None and expires_at <= utcnow():
@@ -61,4 +78,5 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
         expires_at=expires_at,
         generation=row[9],
         lists=lists,
+        recent=recent,
     )
