@@ -6,7 +6,7 @@ Run everything (takes a few minutes; most of it is beancount parsing 100,000 tra
     /tmp/venv/bin/python benchmarks/bench.py --only refresh --only keys --json /tmp/bench.json
 
 Parts (``--only NAME``, repeatable): ``refresh`` (1), ``unchanged`` (2), ``keys`` (3), ``listview`` (4),
-``startup`` (5). See benchmarks/README.md for what each figure means and how it is measured.
+``startup`` (5), ``picker`` (6). See benchmarks/README.md for what each figure means and how it is measured.
 
 Big ledgers live in /tmp (made with benchmarks/make_ledger.py when missing); data dirs and the working
 copy of the ledger live in a temporary directory under /tmp that is removed at the end (``--keep`` keeps it).
@@ -40,11 +40,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PARTS = ("refresh", "unchanged", "keys", "listview", "startup")
+PARTS = ("refresh", "unchanged", "keys", "listview", "startup", "picker")
 DEFAULT_LEDGER = Path("/tmp/big.beancount")  # 100,000 payees, 2,000 accounts
 DEFAULT_SUPPLIERS_LEDGER = Path(
     "/tmp/dext-bench-suppliers-100k.beancount"
 )  # 150,000 payees: 100,000 suppliers
+DEFAULT_PICKER_LEDGER = Path("/tmp/dext-bench-suppliers-50k.beancount")  # 75,000 payees: 50,000 suppliers
+PICKER_SUPPLIERS = 50_000
 TERMINAL = (100, 30)
 WORKSPACE = "Default"  # the CLI's and the TUI's default, so subprocesses need no --workspace
 
@@ -99,6 +101,7 @@ class Context:
     _ledger_copy: Path | None = None
     _big_data_dir: Path | None = None
     _suppliers_data_dir: Path | None = None
+    _picker_data_dir: Path | None = None
 
     def add(self, figure: Figure) -> None:
         self.figures.append(figure)
@@ -148,6 +151,19 @@ class Context:
             await connect(data_dir, path)
             self._suppliers_data_dir = data_dir
         return self._suppliers_data_dir
+
+    async def picker_suppliers_connected(self) -> Path:
+        """A data dir connected to a ledger with exactly 50,000 suppliers (part 6)."""
+        if self._picker_data_dir is None:
+            path = self.args.picker_ledger
+            if not path.exists():
+                # One payee in three is a customer: 75,000 payees give 50,000 suppliers.
+                generate_ledger(path, payees=PICKER_SUPPLIERS * 3 // 2, accounts=2_000)
+            data_dir = self.new_data_dir("picker")
+            print(f"  (connecting {path} into a fresh data dir, in-process...)", flush=True)
+            await connect(data_dir, path)
+            self._picker_data_dir = data_dir
+        return self._picker_data_dir
 
 
 def generate_ledger(path: Path, *, payees: int, accounts: int) -> None:
@@ -1281,6 +1297,235 @@ async def part_startup(ctx: Context) -> None:
     )
 
 
+# -- 6. picker filter with 50,000 suppliers ---------------------------------------------------------
+
+
+async def wait_until(pilot: Any, pred: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll (outside any measurement) until `pred()` holds, then let the screen catch up."""
+    t = perf()
+    while not pred():
+        if perf() - t > timeout:
+            raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        await asyncio.sleep(0.01)
+    await pilot.pause()
+
+
+async def press_until_painted(
+    pilot: Any, probe: PaintProbe, key: str, pred: Callable[[], bool], timeout: float = 30.0
+) -> tuple[float, float]:
+    """`await pilot.press(key)`; return (seconds from just before the press to the first screen update at
+    which `pred()` holds, seconds until `pilot.press` returned).
+
+    The end is stamped by the probe inside the compositor's update, not when `pilot.press` returns (it
+    then waits for the process to look idle, 20 ms or more), so the press's own waits add nothing.
+    """
+    probe.watch(pred)
+    t0 = perf()
+    await pilot.press(key)
+    returned = perf() - t0
+    try:
+        await asyncio.wait_for(probe.event.wait(), timeout)
+    except TimeoutError:
+        raise TimeoutError(f"key {key!r}: the screen did not show the change within {timeout} s") from None
+    assert probe.hit is not None
+    return probe.hit - t0, returned
+
+
+async def child_picker(spec: dict[str, Any]) -> dict[str, Any]:
+    """In a fresh process: Rules page, `a` (add a rule), Enter on "Who" (the supplier picker), then type
+    a filter into the picker."""
+    from textual.widgets import Input, Static
+
+    from dext_tui.screens.rule_dialog import RuleDialog
+    from dext_tui.screens.rules_page import RulesPage
+    from dext_tui.widgets.picker import PickerField, PickerScreen
+
+    total, strokes_spec = spec["total"], spec["strokes"]
+    strokes: list[dict[str, Any]] = []
+    app = make_app(Path(spec["data_dir"]))
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        main = app.main
+        main.query_one("#sidebar").focus()
+        await pilot.pause()
+
+        def rules_page() -> Any:
+            return next(iter(main.query("#rules").results(RulesPage)), None)
+
+        await pilot.press("9")
+        await wait_until(
+            pilot,
+            lambda: (
+                main.current_page == "rules"
+                and (page := rules_page()) is not None
+                and page._loaded
+                and page.table.has_focus
+            ),
+            "the Rules page with its table focused",
+        )
+        await pilot.press("a")
+
+        def target_focused() -> bool:
+            focused = app.focused
+            return (
+                isinstance(app.screen, RuleDialog)
+                and isinstance(focused, PickerField)
+                and focused.id == "target"
+            )
+
+        await wait_until(pilot, target_focused, "the rule dialog with its 'Who' field focused")
+
+        def picker() -> Any:
+            screen = app.screen
+            return screen if isinstance(screen, PickerScreen) else None
+
+        def count_text() -> str:
+            screen = picker()
+            return str(screen.query_one("#picker-count", Static).content) if screen else ""
+
+        def picker_shown() -> bool:
+            screen = picker()
+            if screen is None or not screen.is_mounted:
+                return False
+            table = screen.table
+            return (
+                table.total_count == total
+                and table.row_count == total
+                and count_text().startswith(f"{total:,}")
+            )
+
+        probe = PaintProbe(app)
+        with GcWatch() as gcw:
+            t0 = perf()
+            open_s, _returned = await press_until_painted(pilot, probe, "enter", picker_shown, timeout=60)
+            opened = {"paint_ms": open_s * 1000, "gc": gcw.summary(t0, perf())}
+        screen = picker()
+        table, box = screen.table, screen.query_one("#picker-filter", Input)
+        if not box.has_focus:
+            raise RuntimeError("the picker's filter box does not have the focus")
+        await pilot.pause()
+        gc.collect()
+        gcw = GcWatch().__enter__()
+        for key, value, count in strokes_spec:
+            label = f"{count:,} of {total:,}"
+
+            def shown(value: str = value, count: int = count, label: str = label) -> bool:
+                return (
+                    app.screen is screen
+                    and box.value == value
+                    and table.filter_text == value
+                    and table.row_count == count
+                    and count_text() == label
+                )
+
+            t0 = perf()
+            paint_s, returned_s = await press_until_painted(pilot, probe, key, shown)
+            strokes.append(
+                {
+                    "key": key,
+                    "filter": value,
+                    "rows": count,
+                    "paint_ms": paint_s * 1000,
+                    "press_returned_ms": returned_s * 1000,
+                    "full_gc_ms": gcw.full_ms_overlapping(t0, t0 + paint_s),
+                }
+            )
+            await asyncio.sleep(max(0.0, 0.05 - (perf() - t0)))  # a fast typist: 20 keys a second at most
+        gcw.__exit__()
+        await pilot.press("escape")  # close the picker, then the dialog, as a user would
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+    return {"opened": opened, "keystrokes": strokes}
+
+
+# Typed into the picker: a supplier's name as a user narrows it down, with a slip corrected on the way.
+# The generated names read like "Harbour Logistics Ltd 000012".
+PICKER_KEYS = [*"harbour fr", *["backspace"] * 2, *"logistics", *" ltd 01", *["backspace"] * 3]
+
+
+async def part_picker(ctx: Context) -> None:
+    from dext_tui.core.domain import Kind
+    from dext_tui.core.service import DextService
+
+    data_dir = await ctx.picker_suppliers_connected()
+    service = DextService.open(data_dir)
+    try:
+        rows = service.item_tuples(service.ensure_workspace(WORKSPACE), Kind.SUPPLIERS)
+    finally:
+        service.close()
+    # What the picker offers (`offered`: active and visible) and what each filter must show, computed
+    # here, not in the app's process (same rule as ItemTable: case-folded substring of "code\0name").
+    haystacks = [f"{r[1] or ''}\x00{r[2]}".casefold() for r in rows if r[3] == "active" and r[4]]
+    total = len(haystacks)
+    del rows
+    if total != PICKER_SUPPLIERS:
+        raise RuntimeError(
+            f"{ctx.args.picker_ledger} gives {total:,} suppliers to pick from, not {PICKER_SUPPLIERS:,}"
+        )
+
+    def expected(text: str) -> int:
+        needle = text.casefold().strip()
+        return sum(1 for h in haystacks if needle in h) if needle else total
+
+    strokes_spec, value = [], ""
+    for key in PICKER_KEYS:
+        value = value[:-1] if key == "backspace" else value + key
+        strokes_spec.append((key, value, expected(value)))
+    haystacks.clear()  # free it before the app runs
+
+    result = run_child(ctx, "picker", {"data_dir": str(data_dir), "total": total, "strokes": strokes_spec})
+    opened, strokes = result["opened"], result["keystrokes"]
+    stroke_ms = [s["paint_ms"] for s in strokes]
+    ctx.details["picker"] = {"suppliers": total, "opened": opened, "keystrokes": strokes}
+    print(
+        f"  {total:,} suppliers; one fresh app process: Rules page (9), add a rule (a), Enter on 'Who'",
+        flush=True,
+    )
+    print(
+        f"    picker painted with {total:,} rows {opened['paint_ms']:.0f} ms after Enter"
+        f" ({opened['gc']['full_collections']} full GCs meanwhile, {opened['gc']['full_total_ms']:.0f} ms)",
+        flush=True,
+    )
+    for s in strokes:
+        gc_note = f"  (a full GC took {s['full_gc_ms']:.0f} ms meanwhile)" if s["full_gc_ms"] else ""
+        print(
+            f"    {s['key']!r:12} filter {s['filter']!r:26} {s['rows']:>7,} rows  {s['paint_ms']:6.1f} ms{gc_note}",
+            flush=True,
+        )
+    worst = max(strokes, key=lambda s: s["paint_ms"])
+    ctx.add(
+        Figure(
+            "picker",
+            f"6a picker: filter keystroke → updated view, mean of {len(stroke_ms)}",
+            statistics.mean(stroke_ms),
+            "ms",
+            50.0,
+            note=f"median {statistics.median(stroke_ms):.1f} ms, p95 {percentile(stroke_ms, 95):.1f} ms",
+        )
+    )
+    ctx.add(
+        Figure(
+            "picker",
+            "6b picker: filter keystroke → updated view, worst",
+            worst["paint_ms"],
+            "ms",
+            50.0,
+            info=True,
+            note=f"{worst['key']!r} → {worst['filter']!r}, {worst['rows']:,} rows",
+        )
+    )
+    ctx.add(
+        Figure(
+            "picker",
+            f"6c picker opened with {total:,} suppliers (Enter → painted)",
+            opened["paint_ms"] / 1000,
+            "s",
+            info=True,
+            note="rows read from the store and built off the UI thread, then the screen",
+        )
+    )
+
+
 # -- driver ------------------------------------------------------------------------------------------
 
 PART_FUNCS = {
@@ -1289,6 +1534,7 @@ PART_FUNCS = {
     "keys": part_keys,
     "listview": part_listview,
     "startup": part_startup,
+    "picker": part_picker,
 }
 TITLES = {
     "refresh": "1. Refresh of a 100,000-payee, 2,000-account ledger vs beancount.loader.load_file",
@@ -1296,6 +1542,7 @@ TITLES = {
     "keys": "3. Key latency in the TUI during a full refresh",
     "listview": "4. A list view of 100,000 items",
     "startup": "5. Start-up vs a bare Textual app",
+    "picker": "6. Picker filter with 50,000 suppliers",
 }
 
 
@@ -1362,7 +1609,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=textwrap.dedent("""
-                                        parts: refresh (1), unchanged (2), keys (3), listview (4), startup (5)
+                                        parts: refresh (1), unchanged (2), keys (3), listview (4), startup (5), picker (6)
                                         See benchmarks/README.md."""),
     )
     parser.add_argument(
@@ -1386,6 +1633,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a ledger with 100,000 suppliers, for part 4 (made when missing; default: %(default)s)",
     )
     parser.add_argument(
+        "--picker-ledger",
+        type=Path,
+        default=DEFAULT_PICKER_LEDGER,
+        help="a ledger with 50,000 suppliers, for part 6 (made when missing; default: %(default)s)",
+    )
+    parser.add_argument(
         "--refresh-runs",
         type=int,
         default=3,
@@ -1402,7 +1655,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         name, spec, out = args.child
-        func = {"keys": child_keys, "listview": child_listview}[name]
+        func = {"keys": child_keys, "listview": child_listview, "picker": child_picker}[name]
         result = asyncio.run(func(json.loads(Path(spec).read_text())))
         Path(out).write_text(json.dumps(result))
         return 0

@@ -322,7 +322,8 @@ async def _run_command(args: argparse.Namespace) -> int:
             ws = service.ensure_workspace(args.workspace or DEFAULT_WORKSPACE)
         if args.command == "status":
             info = service.connection(ws)
-            events = service.events(info.id)[-TIMELINE_SHOWN:] if info else []
+            latest = info.id if info else service.latest_connection_id(ws)
+            events = service.events(latest)[-TIMELINE_SHOWN:] if latest else []
             if args.json:
                 _print_json({**_status_json(ws.name, info), "timeline": [e.to_json() for e in events]})
             else:

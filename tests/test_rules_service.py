@@ -126,13 +126,13 @@ async def test_a_rule_naming_items_of_the_wrong_list_or_workspace_is_refused(
     foreign_category = service.find_item(other, Kind.CATEGORIES, "Rent")
 
     wrong = rf"the category must be one of the categories \(item {rail.id} is not\)"
-    with pytest.raises(UsageError, match=wrong):
+    with pytest.raises(DextError, match=wrong):
         service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord.id, category_id=rail.id))
-    with pytest.raises(UsageError, match=rf"item {foreign_category.id} is not"):
+    with pytest.raises(DextError, match=rf"item {foreign_category.id} is not"):
         service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord.id, category_id=foreign_category.id))
-    with pytest.raises(UsageError, match="target must be one of the suppliers"):
+    with pytest.raises(DextError, match="target must be one of the suppliers"):
         service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, foreign_category.id))
-    with pytest.raises(UsageError, match="target must be one of the suppliers"):
+    with pytest.raises(DextError, match="target must be one of the suppliers"):
         # a supplier of this workspace, asked for in the other one
         service.add_rule(other, RuleSpec(RuleScope.SUPPLIER, landlord.id))
 
@@ -146,7 +146,7 @@ async def test_an_archived_item_cannot_be_chosen_for_a_rule(service, small_ledge
     landlord = service.find_item(ws, Kind.SUPPLIERS, "Landlord Ltd")
     retired = service.find_item(ws, Kind.TAX_CODES, "OLD")
     assert retired.status == "archived"
-    with pytest.raises(UsageError, match="archived or from a former list"):
+    with pytest.raises(DextError, match="archived or from a former list"):
         service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord.id, tax_code_id=retired.id))
     assert service.rules(ws) == []
 
@@ -214,7 +214,7 @@ async def test_a_payment_method_rule_targets_a_bank_account(service, small_ledge
     assert rule.paid is True
     assert rule_uses(service, ws, Kind.BANK_ACCOUNTS)["CreditCard"] == 1
 
-    with pytest.raises(UsageError, match="target must be one of the bank accounts"):
+    with pytest.raises(DextError, match="target must be one of the bank accounts"):
         service.add_rule(ws, RuleSpec(RuleScope.PAYMENT_METHOD, rail.id))
     assert service.rules(ws) == [rule]
 

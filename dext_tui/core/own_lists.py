@@ -4,13 +4,15 @@ and reading a CSV file of items, every problem reported by line before anything 
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from dext_tui.core.domain import ItemStatus, Kind
-from dext_tui.core.errors import InvalidData, UsageError
+from dext_tui.core.errors import DextError, InvalidData
 
 MAX_NAME = 200
 MAX_CODE = 64
@@ -108,14 +110,14 @@ def read_csv(path: Path, kind: Kind) -> list[OwnItem]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
+        raise DextError(f"no such file: {path}") from None
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise DextError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidData(f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(io.StringIO(text, newline=""))  # quoted cells may hold line breaks
     try:
         header = next(reader)
     except StopIteration:
@@ -144,8 +146,7 @@ def read_csv(path: Path, kind: Kind) -> list[OwnItem]:
     seen_codes: dict[str, int] = {}
     seen_names: dict[str, int] = {}
     try:
-        for row in reader:
-            line = reader.line_num
+        for line, row in _records(reader):
             if not any(cell.strip() for cell in row):
                 continue  # blank lines are fine
             if len(items) + len(errors) >= MAX_ROWS:
@@ -168,6 +169,14 @@ def read_csv(path: Path, kind: Kind) -> list[OwnItem]:
             + (f" (and {more} more)" if more > 0 else "")
         )
     return items
+
+
+def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on (a quoted cell may span several lines)."""
+    start = reader.line_num + 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
 
 
 def _row_item(

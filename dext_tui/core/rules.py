@@ -60,11 +60,12 @@ def count_rules(db: sqlite3.Connection, workspace_id: int) -> int:
 
 
 def count_settings(db: sqlite3.Connection, workspace_id: int) -> int:
-    """Items carrying a manual setting: hidden, or a category with a default tax code."""
+    """Items of the current lists carrying a manual setting: hidden, or a category's default tax code."""
     return db.execute(
         "SELECT count(*) FROM listitem WHERE workspace_id = ?"
+        " AND generation = (SELECT generation FROM workspace WHERE id = ?)"
         " AND (NOT visible OR default_tax_code_id IS NOT NULL)",
-        (workspace_id,),
+        (workspace_id, workspace_id),
     ).fetchone()[0]
 
 

@@ -268,10 +268,11 @@ class DextService:
                 workspace = s.get(Workspace, ws.id)
                 assert workspace is not None
                 db = raw(s)
-                first = not db.execute(
-                    "SELECT 1 FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'", (ws.id,)
-                ).fetchone()
-                if first:  # the lists, rules and settings from before integrating, to reinstate one day
+                # The workspace's own lists that were never integrated (generation 0: before any
+                # connection, or reinstated since) are the ones "from before integrating": record them as
+                # they are now, to reinstate one day. After a disconnect that kept a connection's lists,
+                # the earlier record stays the one to go back to.
+                if workspace.generation == 0:
                     s.add(
                         Snapshot(
                             workspace_id=ws.id,
@@ -563,6 +564,14 @@ class DextService:
         with self.store.read() as db:
             return rule_counts(db, ws.id)
 
+    def latest_connection_id(self, ws: WorkspaceRef) -> int | None:
+        """The workspace's latest connection, live or disconnected (its timeline is still worth showing)."""
+        with self.store.read() as db:
+            row = db.execute(
+                "SELECT id FROM connection WHERE workspace_id = ? ORDER BY id DESC LIMIT 1", (ws.id,)
+            ).fetchone()
+        return row[0] if row else None
+
     def events(self, connection_id: int) -> list[ConnectionEventInfo]:
         """The connection's timeline, oldest first."""
         with self.store.read() as db:
@@ -628,7 +637,7 @@ class DextService:
         if spec.description is not None and len(spec.description) > 500:
             problems.append("the description is longer than 500 characters")
         if problems:
-            raise UsageError("; ".join(problems))
+            raise DextError("; ".join(problems))
 
     def add_rule(self, ws: WorkspaceRef, spec: RuleSpec) -> RuleInfo:
         from dext_tui.store.models import Rule
@@ -819,7 +828,7 @@ class DextService:
                 raise NotConnected(f"workspace {ws.name!r} has no connection to disconnect")
             snap = db.execute(
                 "SELECT taken_at, payload FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'"
-                " ORDER BY id LIMIT 1",
+                " ORDER BY id DESC LIMIT 1",
                 (ws.id,),
             ).fetchone()
             snapshot_items, snapshot_rules = snapshot_counts(snap[1]) if snap else (0, 0)
@@ -881,7 +890,7 @@ class DextService:
             if choice == DisconnectChoice.REINSTATE:
                 snap = db.execute(
                     "SELECT payload FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'"
-                    " ORDER BY id LIMIT 1",
+                    " ORDER BY id DESC LIMIT 1",
                     (ws.id,),
                 ).fetchone()
                 items, rules = restore_snapshot(db, ws.id, snap[0])
@@ -897,10 +906,11 @@ class DextService:
             )
             if choice == DisconnectChoice.MERGE_LATER:
                 db.execute("DELETE FROM rule WHERE workspace_id = ?", (ws.id,))
-                db.execute(
+                db.execute(  # the settings of the current lists, as the preview counted them
                     "UPDATE listitem SET visible = 1, default_tax_code_id = NULL, updated_at = ?"
-                    " WHERE workspace_id = ? AND (NOT visible OR default_tax_code_id IS NOT NULL)",
-                    (stamp, ws.id),
+                    " WHERE workspace_id = ? AND generation = ?"
+                    " AND (NOT visible OR default_tax_code_id IS NOT NULL)",
+                    (stamp, ws.id, workspace.generation),
                 )
                 return (
                     f"Disconnected from {preview.provider_label}; kept {preview.items:,} items, removed"

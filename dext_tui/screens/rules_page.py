@@ -191,6 +191,10 @@ class RulesPage(Vertical):
         # Letters typed in the filter are text, not commands.
         return not (action in ("add", "edit", "remove") and self.query_one("#rules-filter", Input).has_focus)
 
+    @on(DataTable.RowSelected)
+    def _row_chosen(self) -> None:  # Enter (or a click) on a row
+        self.action_edit()
+
     def action_add(self) -> None:
         from dext_tui.screens.rule_dialog import RuleDialog
 
