@@ -121,9 +121,12 @@ class ListPage(Vertical):
         box.focus()
         box.insert_text_at_cursor(event.character)
 
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+    def on_mount(self) -> None:
+        # The rows change in the same frame as the filter text (watching the value, not Input.Changed).
+        self.watch(self.filter_input, "value", self._filter_changed, init=False)
+
+    def _filter_changed(self, value: str) -> None:
+        self.table.set_filter(value)
         self._update_count()
 
     @on(Input.Submitted, "#filter")

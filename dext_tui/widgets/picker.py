@@ -76,7 +76,11 @@ class PickerScreen(ModalScreen[Picked | None]):
         if self._current is not None:
             table.select_id(self._current)
         self._count()
-        self.query_one(Input).focus()
+        box = self.query_one(Input)
+        # Watch the value itself rather than wait for Input.Changed: the rows then change in the same
+        # frame as the text (one repaint per keystroke, not two).
+        self.watch(box, "value", self._filter, init=False)
+        box.focus()
 
     @property
     def table(self) -> ItemTable:
@@ -87,9 +91,8 @@ class PickerScreen(ModalScreen[Picked | None]):
         text = f"{table.row_count:,} of {table.total_count - table.archived_count:,}"
         self.query_one("#picker-count", Static).update(text)
 
-    @on(Input.Changed, "#picker-filter")
-    def _filter(self, event: Input.Changed) -> None:
-        self.table.set_filter(event.value)
+    def _filter(self, value: str) -> None:
+        self.table.set_filter(value)
         self._count()
 
     @on(ItemTable.Typed)
