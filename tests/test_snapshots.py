@@ -56,9 +56,56 @@ def test_manage_connection_menu(snap_compare, acme_data: Path) -> None:
 def test_tax_codes_list_with_archived(snap_compare, acme_data: Path) -> None:
     async def open_list(pilot) -> None:
         await _ready(pilot)
-        await pilot.press("5", "enter")
+        await pilot.press("5")
         await _ready(pilot)
         await pilot.press("ctrl+t")
         await pilot.pause()
 
     assert snap_compare(make_app(acme_data), terminal_size=(80, 24), run_before=open_list)
+
+
+def test_rules_page(snap_compare, acme_data: Path) -> None:
+    from dext_tui.core.domain import Kind, RuleScope, RuleSpec
+    from dext_tui.core.service import DextService
+
+    service = DextService.open(acme_data)
+    ws = service.ensure_workspace("Acme")
+    item = lambda kind, text: service.find_item(ws, kind, text).id  # noqa: E731
+    service.add_rule(
+        ws,
+        RuleSpec(
+            RuleScope.SUPPLIER,
+            item(Kind.SUPPLIERS, "Landlord Ltd"),
+            category_id=item(Kind.CATEGORIES, "Office rent"),
+            tax_code_id=item(Kind.TAX_CODES, "S20"),
+            bank_account_id=item(Kind.BANK_ACCOUNTS, "Current account"),
+            paid=True,
+        ),
+    )
+    service.add_rule(
+        ws,
+        RuleSpec(
+            RuleScope.PAYMENT_METHOD,
+            item(Kind.BANK_ACCOUNTS, "Liabilities:CreditCard"),
+            category_id=item(Kind.CATEGORIES, "Expenses:Travel"),
+        ),
+    )
+    service.close()
+
+    async def open_rules(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("9")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(acme_data), terminal_size=(80, 24), run_before=open_rules)
+
+
+def test_disconnect_dialog_merge_later(snap_compare, acme_data: Path) -> None:
+    async def open_dialog(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("m", "d")
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")  # Merge my list data later: the warning shows
+        await pilot.pause()
+
+    assert snap_compare(make_app(acme_data), terminal_size=(80, 24), run_before=open_dialog)

@@ -31,6 +31,8 @@ def freeze_times(service: DextService, display_target: str | None = None) -> Non
             "UPDATE listsync SET last_attempt_at = '2026-11-25 09:00:00.000000',"
             " last_success_at = '2026-11-25 09:00:00.000000'"
         )
+        conn.exec_driver_sql("UPDATE connectionevent SET at = '2026-11-20 08:00:00.000000'")
+        conn.exec_driver_sql("UPDATE connection SET expires_at = '2027-11-20 08:00:00.000000'")
         if display_target:
             conn.exec_driver_sql("UPDATE connection SET target = ?", (display_target,))
 
