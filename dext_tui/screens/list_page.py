@@ -109,6 +109,7 @@ class ListPage(Vertical):
         if archived:
             parts.append(f"{archived:,} archived {'shown' if table.show_archived else 'hidden'}")
         self.query_one("#list-count", Static).update(" · ".join(parts))
+        self.refresh_bindings()  # the item menu applies only when a row is shown
 
     def set_status(self, text: str) -> None:
         self.query_one("#list-status", Static).update(text)

@@ -133,6 +133,7 @@ class RulesPage(Vertical):
             self.set_status("No rule matches the filter." if needle else "No rules yet: press a to add one.")
         else:
             self.set_status("")
+        self.refresh_bindings()  # Edit and Remove apply only when a row is shown
 
     def current_rule_id(self) -> int | None:
         table = self.table
