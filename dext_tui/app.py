@@ -7,9 +7,10 @@ import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from dext_tui.core.domain import DisconnectChoice, RefreshEvent
     from dext_tui.core.service import DextService, WorkspaceRef
     from dext_tui.screens.list_page import ListPage
+
+
+ORM_IDLE_SECONDS = 2.0  # load the ORM after this long without a key press
 
 
 def counts_message(counts: list[ListCounts]) -> str:
@@ -81,6 +85,7 @@ class DextApp(App[int]):
         self.ready = False  # the store is open and the workspace and its connection known
         self._ready_event: asyncio.Event | None = None
         self.refreshing = False
+        self._last_key = monotonic()
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -156,9 +161,21 @@ class DextApp(App[int]):
 
     def _settled(self) -> None:
         self.settle_memory()
-        # The ORM (sqlmodel, SQLAlchemy: about half a second of imports) is only needed to write. Load it
-        # while the user reads the first screen, so the first refresh or new workspace does not wait.
-        self.set_timer(0.5, self._load_orm)
+        # The ORM (sqlmodel, SQLAlchemy: about half a second of imports) is needed to save a rule, connect
+        # or disconnect, not to read or refresh. Load it in a quiet moment (no key for a while, no
+        # refresh), so it neither slows what the user is doing nor makes the first save wait.
+        self._orm_timer = self.set_interval(ORM_IDLE_SECONDS / 2, self._load_orm_when_idle)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key = monotonic()
+        await super().on_event(event)
+
+    def _load_orm_when_idle(self) -> None:
+        if self.refreshing or monotonic() - self._last_key < ORM_IDLE_SECONDS:
+            return
+        self._orm_timer.stop()
+        self._load_orm()
 
     @work(thread=True, group="startup-orm")
     def _load_orm(self) -> None:

@@ -74,7 +74,7 @@ from dext_tui.store.queries import connection_info, parse_time
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from dext_tui.store.models import Connection, ConnectionEvent
+    from dext_tui.store.models import Connection
 
 PROVIDERS = ("beancount",)
 
@@ -117,10 +117,25 @@ def _rule_columns(spec: RuleSpec) -> dict[str, Any]:
     }
 
 
-def _refresh_event(connection_id: int, at: datetime, counts: list[ListCounts]) -> ConnectionEvent:
-    """A timeline entry for a refresh: `Refreshed: Suppliers 3 added` (or what failed)."""
-    from dext_tui.store.models import ConnectionEvent
+def _insert_event(
+    db: sqlite3.Connection,
+    connection_id: int,
+    at: datetime,
+    from_status: str | None,
+    to_status: str,
+    reason: str | None,
+) -> None:
+    db.execute(
+        "INSERT INTO connectionevent (connection_id, at, from_status, to_status, reason)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (connection_id, db_time(at), from_status, str(to_status), reason),
+    )
 
+
+def _insert_refresh_event(
+    db: sqlite3.Connection, connection_id: int, at: datetime, counts: list[ListCounts]
+) -> None:
+    """A timeline entry for a refresh: `Refreshed: Suppliers 3 added` (or what failed)."""
     what = "Refreshed" if len(counts) > 1 else f"Reloaded {counts[0].kind.label}"
     failed = [c for c in counts if not c.ok]
     changed = [c for c in counts if c.ok and (c.added or c.changed or c.archived or c.restored)]
@@ -132,13 +147,8 @@ def _refresh_event(connection_id: int, at: datetime, counts: list[ListCounts]) -
         detail = "the source had not changed"
     else:
         detail = "no changes"
-    return ConnectionEvent(
-        connection_id=connection_id,
-        at=at,
-        from_status=ConnectionStatus.CONNECTED.value,
-        to_status=ConnectionStatus.CONNECTED.value,
-        reason=f"{what}: {detail}",
-    )
+    connected = ConnectionStatus.CONNECTED.value
+    _insert_event(db, connection_id, at, connected, connected, f"{what}: {detail}")
 
 
 class DextService:
@@ -215,23 +225,17 @@ class DextService:
         raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
 
     def _set_status(self, connection_id: int, status: ConnectionStatus, reason: str | None) -> None:
-        from dext_tui.store.models import Connection, ConnectionEvent
-
-        with self.store.write() as s:
-            conn = s.get(Connection, connection_id)
-            if conn is None or (conn.status == status and conn.status_reason == reason):
+        with self.store.transaction() as db:
+            row = db.execute(
+                "SELECT status, status_reason FROM connection WHERE id = ?", (connection_id,)
+            ).fetchone()
+            if row is None or (row[0] == status and row[1] == reason):
                 return
-            s.add(
-                ConnectionEvent(
-                    connection_id=connection_id,
-                    at=utcnow(),
-                    from_status=conn.status,
-                    to_status=status,
-                    reason=reason,
-                )
+            _insert_event(db, connection_id, utcnow(), row[0], status, reason)
+            db.execute(
+                "UPDATE connection SET status = ?, status_reason = ? WHERE id = ?",
+                (status.value, reason, connection_id),
             )
-            conn.status, conn.status_reason = status.value, reason
-            s.add(conn)
 
     def mark_expired(self, connection_id: int, reason: str) -> None:
         self._set_status(connection_id, ConnectionStatus.EXPIRED, reason)
@@ -395,9 +399,9 @@ class DextService:
         def write_one(kind: Kind) -> ListCounts:
             loop.call_soon_threadsafe(progress, RefreshEvent("applying", kind))
             try:
-                with self.store.write() as s:
+                with self.store.transaction() as db:
                     c = apply_remote_list(
-                        raw(s),
+                        db,
                         workspace_id=ws.id,
                         connection_id=info.id,
                         generation=info.generation,
@@ -408,8 +412,8 @@ class DextService:
             except Exception as exc:
                 message = f"could not save the list: {exc.__class__.__name__}: {exc}"
                 try:
-                    with self.store.write() as s:
-                        record_list_error(raw(s), info.id, kind, message)
+                    with self.store.transaction() as db:
+                        record_list_error(db, info.id, kind, message)
                 except Exception:
                     pass
                 c = ListCounts(kind, error=message)
@@ -435,27 +439,20 @@ class DextService:
         return {Kind(kind): fingerprint for kind, fingerprint in rows if kind in wanted}
 
     def _touch_unchanged(self, connection_id: int, kinds: Sequence[Kind]) -> list[ListCounts]:
-        from sqlmodel import select
-
-        from dext_tui.store.models import Connection, ListSync
-
         now = utcnow()
-        with self.store.write() as s:
-            syncs = {
-                x.kind: x for x in s.exec(select(ListSync).where(ListSync.connection_id == connection_id))
-            }
-            out = []
-            for kind in kinds:
-                sync = syncs[kind.value]
-                sync.last_attempt_at = sync.last_success_at = now
-                sync.added = sync.changed = sync.archived = 0
-                s.add(sync)
-                out.append(ListCounts(kind, total=sync.total, unchanged_source=True))
-            conn = s.get(Connection, connection_id)
-            if conn is not None:
-                conn.last_refreshed_at = now
-                s.add(conn)
-                s.add(_refresh_event(connection_id, now, out))
+        stamp = db_time(now)
+        with self.store.transaction() as db:
+            totals = dict(
+                db.execute("SELECT kind, total FROM listsync WHERE connection_id = ?", (connection_id,))
+            )
+            db.executemany(
+                "UPDATE listsync SET last_attempt_at = ?, last_success_at = ?, added = 0, changed = 0,"
+                " archived = 0 WHERE connection_id = ? AND kind = ?",
+                [(stamp, stamp, connection_id, kind.value) for kind in kinds],
+            )
+            out = [ListCounts(kind, total=totals[kind.value], unchanged_source=True) for kind in kinds]
+            db.execute("UPDATE connection SET last_refreshed_at = ? WHERE id = ?", (stamp, connection_id))
+            _insert_refresh_event(db, connection_id, now, out)
             return out
 
     def _tenant_id(self, connection_id: int) -> str | None:
@@ -464,19 +461,15 @@ class DextService:
         return row[0] if row else None
 
     def _mark_refreshed(self, connection_id: int, tenant_name: str | None, counts: list[ListCounts]) -> None:
-        from dext_tui.store.models import Connection
-
         now = utcnow()
-        with self.store.write() as s:
-            conn = s.get(Connection, connection_id)
-            if conn is None:
-                return
+        with self.store.transaction() as db:
             if all(c.ok for c in counts):
-                conn.last_refreshed_at = now
-                if tenant_name:
-                    conn.tenant_name = tenant_name
-                s.add(conn)
-            s.add(_refresh_event(connection_id, now, counts))
+                db.execute(
+                    "UPDATE connection SET last_refreshed_at = ?, tenant_name = COALESCE(?, tenant_name)"
+                    " WHERE id = ?",
+                    (db_time(now), tenant_name or None, connection_id),
+                )
+            _insert_refresh_event(db, connection_id, now, counts)
 
     async def reconnect(
         self,
@@ -717,8 +710,7 @@ class DextService:
         problem = check_item_text(name, code)
         if problem:
             raise UsageError(problem)
-        with self.store.write() as s:
-            db = raw(s)
+        with self.store.transaction() as db:
             self._refuse_while_connected(db, ws, "cannot add items")
             generation = db.execute("SELECT generation FROM workspace WHERE id = ?", (ws.id,)).fetchone()[0]
             self._refuse_same_code(db, ws, kind, generation, code, None)
@@ -752,8 +744,7 @@ class DextService:
         problem = check_item_text(name, code)
         if problem:
             raise UsageError(problem)
-        with self.store.write() as s:
-            db = raw(s)
+        with self.store.transaction() as db:
             row = self._item(db, ws, item_id)
             self._refuse_while_connected(db, ws, "cannot rename items")
             if not row[3]:
@@ -767,8 +758,7 @@ class DextService:
 
     def delete_item(self, ws: WorkspaceRef, item_id: int) -> None:
         """Delete an item of an own list that no rule uses (a used one can be hidden instead)."""
-        with self.store.write() as s:
-            db = raw(s)
+        with self.store.transaction() as db:
             row = self._item(db, ws, item_id)
             self._refuse_while_connected(db, ws, "cannot delete items")
             used = rule_counts(db, ws.id).get(item_id, 0)
@@ -786,8 +776,7 @@ class DextService:
 
     def set_visible(self, ws: WorkspaceRef, item_id: int, visible: bool) -> None:
         """A manual setting: hidden items are not offered in pickers. Allowed while connected."""
-        with self.store.write() as s:
-            db = raw(s)
+        with self.store.transaction() as db:
             self._item(db, ws, item_id)
             db.execute(
                 "UPDATE listitem SET visible = ?, updated_at = ? WHERE id = ?",
@@ -796,8 +785,7 @@ class DextService:
 
     def set_default_tax_code(self, ws: WorkspaceRef, category_id: int, tax_code_id: int | None) -> None:
         """A manual setting on a category: the tax code its costs get unless a rule says otherwise."""
-        with self.store.write() as s:
-            db = raw(s)
+        with self.store.transaction() as db:
             category = self._item(db, ws, category_id)
             if category[1] != Kind.CATEGORIES:
                 raise UsageError(f"{category[4]!r} is not a category")
@@ -813,8 +801,7 @@ class DextService:
     def import_items(self, ws: WorkspaceRef, kind: Kind, path: Path) -> ImportReport:
         """Add or update own items from a CSV file: all of it, or (any bad row) nothing."""
         items = read_csv(path, kind)
-        with self.store.write() as s:
-            db = raw(s)
+        with self.store.transaction() as db:
             self._refuse_while_connected(db, ws, "cannot import lists")
             generation = db.execute("SELECT generation FROM workspace WHERE id = ?", (ws.id,)).fetchone()[0]
             return insert_own_items(db, ws.id, generation, kind, items)

@@ -105,6 +105,22 @@ class Store:
                 db.execute("ROLLBACK")
             db.close()
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction in plain SQL (BEGIN IMMEDIATE), for paths that need no ORM (refreshes,
+        item settings): committed when the block ends, rolled back if it raises."""
+        db = self._connect()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            db.close()
+
     # -- writes (sqlmodel) ------------------------------------------------------------------------
 
     def load_orm(self) -> Engine:
