@@ -66,7 +66,7 @@ class TableData:
             haystacks=[f"{c}\x00{n}".casefold() for c, n in zip(codes, names, strict=True)],
             code_width=max(map(len, codes), default=0),
             name_width=max(map(len, names), default=4),
-            hidden=[len(r) > 4 and not r[4] for r in rows] if rows and len(rows[0]) > 4 else None,
+            hidden=[not r[4] for r in rows] if rows and len(rows[0]) > 4 else None,
             rules=[rule_counts.get(i, 0) for i in ids] if rule_counts is not None else None,
         )
 
