@@ -256,3 +256,23 @@ async def test_reinstate_is_offered_only_with_lists_from_before_integrating(
         await settle(pilot, app)
         names = {c.name for c in app.service.items(app.workspace, Kind.CATEGORIES)}
         assert "Advertising & Marketing" in names and "Office rent" not in names
+
+
+async def test_a_connection_near_its_expiry_says_so(data_dir: Path, small_ledger: Path) -> None:
+    from datetime import timedelta
+
+    from dext_tui.app import DextApp
+    from dext_tui.core.domain import utcnow
+
+    (await connected_service(data_dir, small_ledger)).close()
+    soon = utcnow() + timedelta(days=10, hours=1)
+    db = sqlite3.connect(data_dir / "dext.db")
+    db.execute("UPDATE connection SET expires_at = ?", (soon.strftime("%Y-%m-%d %H:%M:%S.%f"),))
+    db.commit()
+    db.close()
+    app = DextApp(data_dir=data_dir, workspace="Acme")  # the real clock, as the expiry is real
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        text = screen_text(app)
+        assert f"Expires          {soon:%Y-%m-%d} (in 10 days) · reconnect (e) to renew it" in text
+        assert "● Connected" in text

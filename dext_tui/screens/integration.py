@@ -52,6 +52,19 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
     return f"{stamp} ({ago})"
 
 
+RENEW_SOON_DAYS = 30
+
+
+def expires_text(expires_at: datetime, now: datetime) -> Text:
+    """`2027-11-25 (in 364 days)`; within a month, a warning to reconnect before it lapses."""
+    days = (as_utc(expires_at) - now).days  # type: ignore[operator]
+    text = Text(f"{expires_at:%Y-%m-%d} (in {days} day{'s' if days != 1 else ''})")
+    if days <= RENEW_SOON_DAYS:
+        text.stylize("bold yellow")
+        text.append(" · reconnect (e) to renew it", style="italic")
+    return text
+
+
 def short_when(value: datetime | None) -> str:
     value = as_utc(value)
     return value.strftime("%d %b %H:%M") if value else "never"
@@ -103,7 +116,7 @@ class IntegrationPage(VerticalScroll):
 
     def show_info(self, info: ConnectionInfo | None, *, now: datetime | None = None) -> None:
         own = None if info else tuple(sorted((getattr(self.app, "own_totals", None) or {}).items()))
-        shown = (info, when(info.last_refreshed_at, now) if info else None, own)
+        shown = (info, when(info.last_refreshed_at, now) if info else None, own, now and now.date())
         if self._loaded and self._built and shown == self._shown:
             return  # the same as on screen (start-up reads the connection twice): no redraw
         self.info, self._loaded, self._pending_now = info, True, now
@@ -135,6 +148,8 @@ class IntegrationPage(VerticalScroll):
                 grid.add_row("Reason", Text(printable(info.status_reason)))
             grid.add_row("Connected since", Text(when(info.connected_at)))
             grid.add_row("Last refresh", Text(when(info.last_refreshed_at, now)))
+            if info.status == ConnectionStatus.CONNECTED and info.expires_at is not None:
+                grid.add_row("Expires", expires_text(info.expires_at, now or utcnow()))
             if info.status == ConnectionStatus.EXPIRED:
                 grid.add_row(
                     "", Text("Reconnect (e) to resume; every rule and setting is kept.", style="italic")
