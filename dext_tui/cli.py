@@ -73,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="PATH", nargs="?", help="the ledger file, if it moved")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "change", help="move to other books: disconnect the current software, connect PROVIDER, merge lists"
+    )
+    p.add_argument("provider", choices=["beancount"], help="the accounting software")
+    p.add_argument("target", metavar="PATH", help="the ledger file (beancount)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("merge", help="after change: merge the former lists into the new ones")
+    p.add_argument("--plan", action="store_true", required=True, help="each former item and its suggestion")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("refresh", help="pull lists from the connected software")
     p.add_argument(
         "--list",
@@ -291,6 +302,19 @@ def _rules_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_plan(plan: Any) -> None:
+    for kind, state in plan.states.items():
+        rows = plan.lists.get(kind, [])
+        print(f"{kind.label} ({state}{f', {len(rows)} former items' if rows else ''})")
+        for row in rows:
+            old = printable(row.old.label)
+            if row.suggestion is None:
+                print(f"  {old}  ->  (no suggestion)")
+            else:
+                new = printable(row.suggestion.label)
+                print(f"  {old}  ->  {new}  [{row.confidence:.0%}: {printable(row.reason)}]")
+
+
 def _print_rules(rules: list[RuleInfo]) -> None:
     if not rules:
         print("(no rules)")
@@ -333,15 +357,17 @@ async def _run_command(args: argparse.Namespace) -> int:
                     for e in events[-5:]:
                         print(printable(f"  {_when(e.at)}  {e.to_status:<12}  {e.reason or ''}"))
             return 0
-        if args.command in ("connect", "reconnect"):
+        if args.command in ("connect", "reconnect", "change"):
             if args.command == "connect":
                 info, counts = await service.connect(ws, args.provider, args.target)
+            elif args.command == "change":
+                info, counts = await service.change_connection(ws, args.provider, args.target)
             else:
                 info, counts = await service.reconnect(ws, args.target)
             if args.json:
                 _print_json({**_status_json(ws.name, info), "refresh": [c.to_json() for c in counts]})
             else:
-                verb = "Connected" if args.command == "connect" else "Reconnected"
+                verb = {"connect": "Connected", "change": "Changed"}.get(args.command, "Reconnected")
                 print(printable(f"{verb} {ws.name!r} to {info.provider_label}: {info.tenant_name}"))
                 _print_counts(counts, False, ws.name)
             return 0
@@ -365,6 +391,13 @@ async def _run_command(args: argparse.Namespace) -> int:
                 return 0
             rows = service.items(ws, _parse_kind(args.kind), include_archived=args.all)
             _print_items(rows, args.json)
+            return 0
+        if args.command == "merge":
+            plan = service.merge_plan(ws)
+            if args.json:
+                _print_json(plan.to_json())
+            else:
+                _print_plan(plan)
             return 0
         if args.command == "rules":
             return _rules_command(service, ws, args)

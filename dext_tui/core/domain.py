@@ -373,6 +373,38 @@ class ConnectionInfo:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MergeRow:
+    """One former item in the Merge lists plan, with the new item suggested for it."""
+
+    old: ItemRef
+    suggestion: ItemRef | None
+    confidence: float
+    reason: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "old": self.old.to_json(),
+            "suggestion": self.suggestion.to_json() if self.suggestion else None,
+            "confidence": self.confidence,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    """After Change connection: per list still to merge, each former item and its suggestion."""
+
+    lists: dict[Kind, list[MergeRow]]
+    states: dict[Kind, str]  # pending | merged | skipped, for every list that had former items
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lists": {k.cli_name: [r.to_json() for r in rows] for k, rows in self.lists.items()},
+            "states": {k.cli_name: state for k, state in self.states.items()},
+        }
+
+
 class DisconnectChoice(StrEnum):
     KEEP = "keep"  # keep the current lists (now the workspace's own); rules and settings stay
     REINSTATE = "reinstate"  # restore the lists, rules and settings from before integrating

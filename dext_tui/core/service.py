@@ -11,6 +11,7 @@ first screen nor `dext-tui status` should pay.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
 from collections.abc import Sequence
@@ -33,10 +34,13 @@ from dext_tui.core.domain import (
     ConnectionStatus,
     DisconnectChoice,
     DisconnectPreview,
+    ItemRef,
     ItemRow,
     ItemStatus,
     Kind,
     ListCounts,
+    MergePlan,
+    MergeRow,
     ProgressFn,
     RefreshEvent,
     RuleInfo,
@@ -47,6 +51,7 @@ from dext_tui.core.domain import (
 )
 from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
 from dext_tui.core.lists import (
+    ORDER_BY,
     apply_remote_list,
     db_time,
     insert_own_items,
@@ -55,6 +60,7 @@ from dext_tui.core.lists import (
     record_list_error,
     rule_counts,
 )
+from dext_tui.core.merge import MergeItem, suggest
 from dext_tui.core.own_lists import ImportReport, OwnItem, check_item_text, default_items, read_csv
 from dext_tui.core.rules import (
     count_current_items,
@@ -94,6 +100,32 @@ _CHOICE_TEXT = {
     DisconnectChoice.REINSTATE: "reinstated the lists from before integrating",
     DisconnectChoice.MERGE_LATER: "kept the lists; removed rules and settings to merge later",
 }
+
+
+# The Merge lists wizard's order: the lists rules lean on most come first.
+MERGE_ORDER = (
+    Kind.CATEGORIES,
+    Kind.TAX_CODES,
+    Kind.BANK_ACCOUNTS,
+    Kind.TRACKING,
+    Kind.SUPPLIERS,
+    Kind.CUSTOMERS,
+    Kind.CURRENCIES,
+)
+
+
+def _merge_items(db: sqlite3.Connection, workspace_id: int, generation: int, kind: Kind) -> list[MergeItem]:
+    """One generation's active items of a list, as the suggestion engine takes them."""
+    rows = db.execute(
+        "SELECT id, code, name, data FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = ?"
+        " AND status = 'active'" + ORDER_BY,
+        (workspace_id, generation, kind.value),
+    )
+    out = []
+    for item_id, code, name, data in rows:
+        rate = json.loads(data).get("rate") if data and kind == Kind.TAX_CODES else None
+        out.append(MergeItem(item_id, code, name, None if rate is None else str(rate)))
+    return out
 
 
 def _singular(kind: Kind) -> str:
@@ -907,6 +939,166 @@ class DextService:
                 f"Disconnected from {preview.provider_label}; kept {preview.items:,} items as your own,"
                 f" with {preview.rules:,} rules and {preview.settings:,} item settings."
             )
+
+    # -- change connection and merge lists --------------------------------------------------------
+
+    async def change_connection(
+        self,
+        ws: WorkspaceRef,
+        provider: str,
+        target: str | None,
+        *,
+        progress: ProgressFn = _noop,
+        isolate: bool = False,
+    ) -> tuple[ConnectionInfo, list[ListCounts]]:
+        """Move the workspace to other books: the new lists are read first (a bad ledger changes
+        nothing), then in one transaction the former connection is disconnected, its items stay as the
+        former generation (rules keep pointing at them), the new lists come in, and a merge is opened."""
+        current = await asyncio.to_thread(self.connection, ws)
+        if current is None:
+            raise NotConnected(f"workspace {ws.name!r} has no connection to change; connect one instead")
+        connector = self.connector(provider, target)
+        progress(RefreshEvent("reading"))
+        result = await connector.fetch(ALL_KINDS, isolate=isolate)
+        if result.tenant_id is not None and result.tenant_id == await asyncio.to_thread(
+            self._tenant_id, current.id
+        ):
+            raise DextError(
+                f"those are the same books ({result.tenant_name!r}); use Reconnect to connect them again"
+            )
+        loop = asyncio.get_running_loop()
+        target_text = connector.target
+        label = PROVIDER_LABELS.get(provider, provider)
+
+        def write() -> list[ListCounts]:
+            from dext_tui.store.models import Connection, ConnectionEvent, MergeSession, Workspace
+
+            now = utcnow()
+            with self.store.write() as s:
+                db = raw(s)
+                workspace = s.get(Workspace, ws.id)
+                old = s.get(Connection, current.id)
+                assert workspace is not None and old is not None
+                s.add(
+                    ConnectionEvent(
+                        connection_id=old.id,
+                        at=now,
+                        from_status=old.status,
+                        to_status=ConnectionStatus.DISCONNECTED.value,
+                        reason=f"Changed connection to {label}: {result.tenant_name}",
+                    )
+                )
+                old.status, old.status_reason, old.disconnected_at = (
+                    ConnectionStatus.DISCONNECTED.value,
+                    None,
+                    now,
+                )
+                s.add(old)
+                from_generation = workspace.generation
+                generation = (
+                    1
+                    + db.execute(
+                        "SELECT max(generation) FROM connection WHERE workspace_id = ?", (ws.id,)
+                    ).fetchone()[0]
+                )
+                conn = Connection(
+                    workspace_id=ws.id,
+                    provider=provider,
+                    target=target_text,
+                    tenant_id=result.tenant_id,
+                    tenant_name=result.tenant_name,
+                    status=ConnectionStatus.CONNECTED.value,
+                    connected_at=now,
+                    last_refreshed_at=now,
+                    expires_at=self._expiry(now),
+                    generation=generation,
+                )
+                s.add(conn)
+                workspace.generation = generation
+                s.add(workspace)
+                s.flush()
+                s.add(
+                    ConnectionEvent(
+                        connection_id=conn.id,
+                        at=now,
+                        from_status=None,
+                        to_status=ConnectionStatus.CONNECTED.value,
+                        reason=f"Connected to {label}: {result.tenant_name}"
+                        f" (changed from {current.provider_label}: {current.tenant_name})",
+                    )
+                )
+                db.execute(
+                    "UPDATE mergesession SET state = 'abandoned' WHERE workspace_id = ? AND state = 'open'",
+                    (ws.id,),
+                )
+                former = [
+                    k
+                    for (k,) in db.execute(
+                        "SELECT DISTINCT kind FROM listitem WHERE workspace_id = ? AND generation = ?",
+                        (ws.id, from_generation),
+                    )
+                ]
+                order = [k.value for k in MERGE_ORDER]
+                pending = {k: "pending" for k in sorted(former, key=order.index)}
+                s.add(
+                    MergeSession(
+                        workspace_id=ws.id,
+                        from_generation=from_generation,
+                        to_generation=generation,
+                        created_at=now,
+                        state="open" if pending else "done",
+                        progress=json.dumps(pending),
+                    )
+                )
+                return self._apply_all(s, ws, conn, result, loop, progress)
+
+        counts = await asyncio.to_thread(write)
+        info = await asyncio.to_thread(self.connection, ws)
+        assert info is not None
+        return info, counts
+
+    def _open_merge(
+        self, db: sqlite3.Connection, ws: WorkspaceRef
+    ) -> tuple[int, int, int, dict[str, str]] | None:
+        row = db.execute(
+            "SELECT id, from_generation, to_generation, progress FROM mergesession"
+            " WHERE workspace_id = ? AND state = 'open' ORDER BY id DESC LIMIT 1",
+            (ws.id,),
+        ).fetchone()
+        return (row[0], row[1], row[2], json.loads(row[3])) if row else None
+
+    def merge_plan(self, ws: WorkspaceRef) -> MergePlan:
+        """Each former item of every list still to merge, with the new item suggested for it."""
+        with self.store.read() as db:
+            session = self._open_merge(db, ws)
+            if session is None:
+                raise DextError(
+                    f"workspace {ws.name!r} has no lists to merge (they come with Change connection)"
+                )
+            _id, from_generation, to_generation, progress = session
+            lists: dict[Kind, list[MergeRow]] = {}
+            for kind_value, state in progress.items():
+                if state != "pending":
+                    continue
+                kind = Kind(kind_value)
+                old = _merge_items(db, ws.id, from_generation, kind)
+                new = _merge_items(db, ws.id, to_generation, kind)
+                names = {i.id: i for i in new}
+                suggestions = suggest(old, new)
+                rows = []
+                for item in old:
+                    got = suggestions.get(item.id)
+                    target = names[got.new_id] if got else None
+                    rows.append(
+                        MergeRow(
+                            ItemRef(item.id, item.code, item.name),
+                            ItemRef(target.id, target.code, target.name) if target else None,
+                            got.confidence if got else 0.0,
+                            got.reason if got else None,
+                        )
+                    )
+                lists[kind] = rows
+            return MergePlan(lists, {Kind(k): v for k, v in progress.items()})
 
     # -- demo -------------------------------------------------------------------------------------
 

@@ -112,6 +112,19 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX ix_snapshot_workspace_id ON snapshot (workspace_id)",
     ],
+    # 3: Change connection leaves former lists to merge into the new ones
+    [
+        """CREATE TABLE mergesession (
+            id INTEGER NOT NULL PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspace (id),
+            from_generation INTEGER NOT NULL,
+            to_generation INTEGER NOT NULL,
+            created_at DATETIME NOT NULL,
+            state VARCHAR NOT NULL,
+            progress VARCHAR NOT NULL
+        )""",
+        "CREATE INDEX ix_mergesession_workspace_id ON mergesession (workspace_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

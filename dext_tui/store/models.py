@@ -71,6 +71,18 @@ class Rule(SQLModel, table=True):
     updated_at: datetime
 
 
+class MergeSession(SQLModel, table=True):
+    """After Change connection: the former lists (from_generation) still to merge into the new ones."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    from_generation: int
+    to_generation: int
+    created_at: datetime
+    state: str  # open | done
+    progress: str  # JSON: {kind: "pending" | "merged" | "skipped"}
+
+
 class Snapshot(SQLModel, table=True):
     """A workspace's lists, rules and settings as they were (JSON), e.g. before integrating."""
 

@@ -1,0 +1,96 @@
+"""Change connection (issue 4, first part): the former books are disconnected, their items stay for the
+rules that point at them, the new lists come in, and a merge plan suggests where each former item went."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import SMALL_LEDGER
+from test_cli import run
+
+from dext_tui.core.domain import ConnectionStatus, Kind, RuleScope, RuleSpec
+from dext_tui.core.errors import DextError, InvalidData, NotConnected
+
+# The same business in new books: another title, payees and accounts renamed or re-coded.
+NEW_BOOKS = (
+    SMALL_LEDGER.replace('"Acme Widgets Ltd"', '"Acme Widgets (new books)"')
+    .replace('"Landlord Ltd"', '"LANDLORD LIMITED"')
+    .replace("Expenses:Travel", "Expenses:Travel-Costs")
+    .replace('"Rail Co"', '"Rail Company"')
+)
+
+
+async def test_change_keeps_former_items_for_the_rules_and_plans_the_merge(
+    service, small_ledger, write_ledger
+):
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    landlord = service.find_item(ws, Kind.SUPPLIERS, "Landlord Ltd")
+    travel = service.find_item(ws, Kind.CATEGORIES, "Expenses:Travel")
+    rule = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord.id, category_id=travel.id))
+    before = service.connection(ws)
+
+    new_books = write_ledger(NEW_BOOKS, name="new.beancount")
+    info, counts = await service.change_connection(ws, "beancount", str(new_books))
+
+    assert info.tenant_name == "Acme Widgets (new books)" and info.status == ConnectionStatus.CONNECTED
+    assert info.id != before.id
+    assert all(c.ok for c in counts)
+    # The lists are the new ones; the rule still points at the former items, untouched.
+    assert {s.name for s in service.items(ws, Kind.SUPPLIERS)} == {"LANDLORD LIMITED", "Rail Company"}
+    assert service.rule(ws, rule.id).target.id == landlord.id
+    assert service.rule(ws, rule.id).category.id == travel.id
+    assert [e.to_status for e in service.events(before.id)][-1] == "disconnected"
+
+    plan = service.merge_plan(ws)
+    suppliers = {r.old.name: r for r in plan.lists[Kind.SUPPLIERS]}
+    assert suppliers["Landlord Ltd"].suggestion.name == "LANDLORD LIMITED"
+    assert suppliers["Landlord Ltd"].reason == "same name" and suppliers["Landlord Ltd"].confidence >= 0.9
+    assert suppliers["Rail Co"].suggestion.name == "Rail Company"  # co/company are the same word
+    categories = {r.old.code: r for r in plan.lists[Kind.CATEGORIES]}
+    assert categories["Expenses:Office:Rent"].suggestion.code == "Expenses:Office:Rent"
+    assert categories["Expenses:Travel"].suggestion.code == "Expenses:Travel-Costs"
+    assert set(plan.states.values()) == {"pending"}
+    assert next(iter(plan.lists)) == Kind.CATEGORIES  # the lists rules lean on most come first
+
+
+async def test_change_to_a_broken_ledger_changes_nothing(service, small_ledger, write_ledger) -> None:
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    before = service.connection(ws)
+    bad = write_ledger("2024-01-01 open Expenses:Food\n2024-13-01 open Assets:Cash\n", name="bad.beancount")
+    with pytest.raises(InvalidData):
+        await service.change_connection(ws, "beancount", str(bad))
+    assert service.connection(ws) == before
+    with pytest.raises(DextError, match="no lists to merge"):
+        service.merge_plan(ws)
+
+
+async def test_change_needs_a_connection_and_other_books(service, small_ledger) -> None:
+    ws = service.ensure_workspace("Acme")
+    with pytest.raises(NotConnected):
+        await service.change_connection(ws, "beancount", str(small_ledger))
+    await service.connect(ws, "beancount", str(small_ledger))
+    with pytest.raises(DextError, match=r"same books.*Reconnect"):
+        await service.change_connection(ws, "beancount", str(small_ledger))
+
+
+def test_cli_change_then_merge_plan_json(tmp_path: Path, small_ledger: Path) -> None:
+    data = tmp_path / "data"
+    run(data, "connect", "beancount", str(small_ledger))
+    run(data, "merge", "--plan", check=1)  # nothing to merge yet
+    new_books = small_ledger.with_name("new.beancount")
+    new_books.write_text(textwrap.dedent(NEW_BOOKS))
+    assert (
+        "Changed 'Default' to Beancount: Acme Widgets (new books)"
+        in run(data, "change", "beancount", str(new_books)).stdout
+    )
+    plan = json.loads(run(data, "merge", "--plan", "--json").stdout)
+    row = next(r for r in plan["lists"]["suppliers"] if r["old"]["name"] == "Landlord Ltd")
+    assert row["suggestion"]["name"] == "LANDLORD LIMITED"
+    assert set(row) == {"old", "suggestion", "confidence", "reason"}
+    assert set(row["old"]) == {"id", "code", "name"} and 0 <= row["confidence"] <= 1
+    assert plan["states"]["suppliers"] == "pending"
