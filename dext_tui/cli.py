@@ -81,7 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("merge", help="after change: merge the former lists into the new ones")
-    p.add_argument("--plan", action="store_true", required=True, help="each former item and its suggestion")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--plan", action="store_true", help="each former item and its suggestion")
+    what.add_argument("--apply", metavar="MAPPING.json", help='{"KIND": {"OLD_ID": NEW_ID or null}}')
+    what.add_argument("--accept-suggestions", action="store_true", help="apply every sure enough suggestion")
+    what.add_argument("--skip", metavar="KIND", help="leave this list's former items as they are")
+    what.add_argument("--undo", action="store_true", help="undo the last merge")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=0.9,
+        metavar="X",
+        help="for --accept-suggestions (default 0.9)",
+    )
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("refresh", help="pull lists from the connected software")
@@ -302,6 +314,64 @@ def _rules_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
+    if args.plan:
+        plan = service.merge_plan(ws)
+        if args.json:
+            _print_json(plan.to_json())
+        else:
+            _print_plan(plan)
+        return 0
+    if args.skip:
+        kind = _parse_kind(args.skip)
+        service.merge_skip(ws, kind)
+        message = f"Skipped {kind.label.lower()}: its former items stay, with their rules"
+    elif args.undo:
+        message = service.merge_undo(ws)
+    elif args.accept_suggestions:
+        if not 0 <= args.min_confidence <= 1:
+            raise UsageError("--min-confidence is between 0 and 1")
+        message = service.merge_accept(ws, args.min_confidence)
+    else:
+        message = service.merge_apply(ws, _read_mapping(Path(args.apply)))
+    if args.json:
+        _print_json({"workspace": ws.name, "message": message})
+    else:
+        print(printable(message))
+    return 0
+
+
+def _read_mapping(path: Path) -> dict[Kind, dict[int, int | None]]:
+    """`{"suppliers": {"12": 345, "13": null}}` -> {Kind: {old id: new id or None}}; bad files: errors."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DextError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DextError(f"{path} is not a JSON mapping file: {exc}") from None
+    if not isinstance(data, dict):
+        raise DextError(f'{path}: expected an object such as {{"suppliers": {{"12": 345}}}}')
+    mapping: dict[Kind, dict[int, int | None]] = {}
+    for kind_text, pairs in data.items():
+        try:
+            kind = Kind.parse(kind_text)
+        except ValueError as exc:
+            raise DextError(f"{path}: {exc}") from None
+        if not isinstance(pairs, dict):
+            raise DextError(f"{path}: {kind_text} must map former item ids to new item ids (or null)")
+        out: dict[int, int | None] = {}
+        for old, new in pairs.items():
+            if not str(old).isdigit() or not (
+                new is None or (isinstance(new, int) and not isinstance(new, bool))
+            ):
+                raise DextError(
+                    f"{path}: {kind_text}: {old!r} -> {new!r} is not an item id -> item id or null"
+                )
+            out[int(old)] = new
+        mapping[kind] = out
+    return mapping
+
+
 def _print_plan(plan: Any) -> None:
     for kind, state in plan.states.items():
         rows = plan.lists.get(kind, [])
@@ -393,12 +463,7 @@ async def _run_command(args: argparse.Namespace) -> int:
             _print_items(rows, args.json)
             return 0
         if args.command == "merge":
-            plan = service.merge_plan(ws)
-            if args.json:
-                _print_json(plan.to_json())
-            else:
-                _print_plan(plan)
-            return 0
+            return _merge_command(service, ws, args)
         if args.command == "rules":
             return _rules_command(service, ws, args)
         if args.command == "disconnect":

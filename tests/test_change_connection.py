@@ -94,3 +94,89 @@ def test_cli_change_then_merge_plan_json(tmp_path: Path, small_ledger: Path) -> 
     assert set(row) == {"old", "suggestion", "confidence", "reason"}
     assert set(row["old"]) == {"id", "code", "name"} and 0 <= row["confidence"] <= 1
     assert plan["states"]["suppliers"] == "pending"
+
+
+async def test_merge_repoints_rules_and_settings_and_undo_puts_them_back(
+    service, small_ledger, write_ledger
+) -> None:
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    landlord = service.find_item(ws, Kind.SUPPLIERS, "Landlord Ltd")
+    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+    travel = service.find_item(ws, Kind.CATEGORIES, "Expenses:Travel")
+    rent = service.find_item(ws, Kind.CATEGORIES, "Expenses:Office:Rent")
+    s20 = service.find_item(ws, Kind.TAX_CODES, "S20")
+    first = service.add_rule(
+        ws, RuleSpec(RuleScope.SUPPLIER, landlord.id, category_id=rent.id, tax_code_id=s20.id)
+    )
+    second = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail.id, category_id=travel.id))
+    service.set_visible(ws, rail.id, False)
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    before = service.rules(ws)
+
+    new_rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Company")
+    new_travel = service.find_item(ws, Kind.CATEGORIES, "Expenses:Travel-Costs")
+    # A bad id names itself, and nothing is merged.
+    with pytest.raises(DextError, match=r"999999 is not an item of the new list.*nothing was merged"):
+        service.merge_apply(ws, {Kind.SUPPLIERS: {rail.id: 999999}})
+    with pytest.raises(DextError, match="is not a former item"):
+        service.merge_apply(ws, {Kind.SUPPLIERS: {new_rail.id: new_rail.id}})
+    assert service.rules(ws) == before
+
+    new = {
+        k: service.find_item(ws, kind, k)
+        for k, kind in (
+            ("LANDLORD LIMITED", Kind.SUPPLIERS),
+            ("Expenses:Office:Rent", Kind.CATEGORIES),
+            ("S20", Kind.TAX_CODES),
+        )
+    }
+    service.merge_skip(ws, Kind.CURRENCIES)
+    message = service.merge_apply(
+        ws,
+        {
+            Kind.SUPPLIERS: {landlord.id: new["LANDLORD LIMITED"].id, rail.id: new_rail.id},
+            Kind.CATEGORIES: {rent.id: new["Expenses:Office:Rent"].id, travel.id: new_travel.id},
+            Kind.TAX_CODES: {s20.id: new["S20"].id},
+        },
+    )
+    assert message == "Merged suppliers, categories, tax codes: 5 items mapped, 5 rule fields re-pointed."
+    after = {r.id: r for r in service.rules(ws)}
+    assert (after[first.id].target.id, after[first.id].category.id, after[first.id].tax_code.id) == (
+        new["LANDLORD LIMITED"].id,
+        new["Expenses:Office:Rent"].id,
+        new["S20"].id,
+    )
+    assert (after[second.id].target.id, after[second.id].category.id) == (new_rail.id, new_travel.id)
+    hidden = {i.name: i.visible for i in service.items(ws, Kind.SUPPLIERS)}
+    assert hidden == {"LANDLORD LIMITED": True, "Rail Company": False}  # the setting followed
+    plan = service.merge_plan(ws)
+    assert plan.states[Kind.SUPPLIERS] == "merged" and plan.states[Kind.CURRENCIES] == "skipped"
+    assert Kind.SUPPLIERS not in plan.lists
+
+    assert "Undid the last merge" in service.merge_undo(ws)
+    assert service.rules(ws) == before
+    assert {i.name: i.visible for i in service.items(ws, Kind.SUPPLIERS)} == {
+        "LANDLORD LIMITED": True,
+        "Rail Company": True,
+    }
+    assert service.merge_plan(ws).states[Kind.SUPPLIERS] == "pending"
+
+    # Accepting the sure suggestions merges what is plainly the same.
+    assert "items mapped" in service.merge_accept(ws, 0.9)
+    assert service.rule(ws, first.id).target.name == "LANDLORD LIMITED"  # same name
+
+
+async def test_two_former_items_cannot_bring_two_rules_to_one_new_item(
+    service, small_ledger, write_ledger
+) -> None:
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    landlord = service.find_item(ws, Kind.SUPPLIERS, "Landlord Ltd")
+    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord.id))
+    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail.id))
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    new_rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Company")
+    with pytest.raises(DextError, match="would both be for item"):
+        service.merge_apply(ws, {Kind.SUPPLIERS: {landlord.id: new_rail.id, rail.id: new_rail.id}})

@@ -89,16 +89,27 @@ _RULE_COLUMNS = (
 )
 
 
-def snapshot_payload(db: sqlite3.Connection, workspace_id: int, generation: int) -> str:
-    """The workspace's lists of one generation, its rules and its items' settings, as JSON text."""
+def snapshot_payload(
+    db: sqlite3.Connection,
+    workspace_id: int,
+    generation: int,
+    *,
+    also: tuple[int, ...] = (),
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """The workspace's lists of one generation (and of the `also` ones), its rules and its items'
+    settings, as JSON text; `extra` rides along (a merge keeps its progress there for undo)."""
+    generations = (generation, *also)
+    marks = ", ".join("?" * len(generations))
     items = db.execute(
-        f"SELECT {_ITEM_COLUMNS} FROM listitem WHERE workspace_id = ? AND generation = ? ORDER BY id",
-        (workspace_id, generation),
+        f"SELECT {_ITEM_COLUMNS} FROM listitem WHERE workspace_id = ? AND generation IN ({marks})"
+        " ORDER BY id",
+        (workspace_id, *generations),
     ).fetchall()
     rules = db.execute(
         f"SELECT {_RULE_COLUMNS} FROM rule WHERE workspace_id = ? ORDER BY id", (workspace_id,)
     ).fetchall()
-    payload = {"version": 1, "generation": generation, "items": items, "rules": rules}
+    payload = {"version": 1, "generation": generation, "items": items, "rules": rules, "extra": extra or {}}
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -14,7 +14,7 @@ import asyncio
 import json
 import shutil
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
@@ -126,6 +126,51 @@ def _merge_items(db: sqlite3.Connection, workspace_id: int, generation: int, kin
         rate = json.loads(data).get("rate") if data and kind == Kind.TAX_CODES else None
         out.append(MergeItem(item_id, code, name, None if rate is None else str(rate)))
     return out
+
+
+def _is_item(db: sqlite3.Connection, workspace_id: int, item_id: int, generation: int, kind: Kind) -> bool:
+    return (
+        db.execute(
+            "SELECT 1 FROM listitem WHERE id = ? AND workspace_id = ? AND generation = ? AND kind = ?",
+            (item_id, workspace_id, generation, kind.value),
+        ).fetchone()
+        is not None
+    )
+
+
+RULE_COLUMNS = ("target_item_id", *(f"{name}_id" for name in RULE_FIELDS))
+
+
+def _repoint(db: sqlite3.Connection, workspace_id: int, old_id: int, new_id: int, stamp: str) -> int:
+    """Everything that pointed at a former item now points at the new one; the former item retires.
+    Returns how many rule fields moved."""
+    moved = 0
+    for column in RULE_COLUMNS:
+        moved += db.execute(
+            f"UPDATE rule SET {column} = ?, updated_at = ? WHERE workspace_id = ? AND {column} = ?",
+            (new_id, stamp, workspace_id, old_id),
+        ).rowcount
+    # Manual settings follow: hidden stays hidden, a default tax code carries over.
+    db.execute(
+        "UPDATE listitem SET visible = visible AND (SELECT visible FROM listitem WHERE id = ?),"
+        " default_tax_code_id = COALESCE(default_tax_code_id,"
+        " (SELECT default_tax_code_id FROM listitem WHERE id = ?)), updated_at = ? WHERE id = ?",
+        (old_id, old_id, stamp, new_id),
+    )
+    db.execute(  # categories whose default tax code was this former tax code
+        "UPDATE listitem SET default_tax_code_id = ? WHERE workspace_id = ? AND default_tax_code_id = ?",
+        (new_id, workspace_id, old_id),
+    )
+    db.execute("UPDATE listitem SET status = 'archived', updated_at = ? WHERE id = ?", (stamp, old_id))
+    return moved
+
+
+def _save_progress(db: sqlite3.Connection, session_id: int, progress: dict[str, str]) -> None:
+    done = all(state != "pending" for state in progress.values())
+    db.execute(
+        "UPDATE mergesession SET progress = ?, state = ? WHERE id = ?",
+        (json.dumps(progress), "done" if done else "open", session_id),
+    )
 
 
 def _singular(kind: Kind) -> str:
@@ -1067,14 +1112,20 @@ class DextService:
         ).fetchone()
         return (row[0], row[1], row[2], json.loads(row[3])) if row else None
 
+    def _nothing_to_merge(self, db: sqlite3.Connection, ws: WorkspaceRef) -> str:
+        done = db.execute(
+            "SELECT 1 FROM mergesession WHERE workspace_id = ? AND state = 'done'", (ws.id,)
+        ).fetchone()
+        if done:
+            return "every list has been merged or skipped (merge --undo takes the last merge back)"
+        return f"workspace {ws.name!r} has no lists to merge (they come with Change connection)"
+
     def merge_plan(self, ws: WorkspaceRef) -> MergePlan:
         """Each former item of every list still to merge, with the new item suggested for it."""
         with self.store.read() as db:
             session = self._open_merge(db, ws)
             if session is None:
-                raise DextError(
-                    f"workspace {ws.name!r} has no lists to merge (they come with Change connection)"
-                )
+                raise DextError(self._nothing_to_merge(db, ws))
             _id, from_generation, to_generation, progress = session
             lists: dict[Kind, list[MergeRow]] = {}
             for kind_value, state in progress.items():
@@ -1099,6 +1150,108 @@ class DextService:
                     )
                 lists[kind] = rows
             return MergePlan(lists, {Kind(k): v for k, v in progress.items()})
+
+    def merge_apply(self, ws: WorkspaceRef, mapping: Mapping[Kind, Mapping[int, int | None]]) -> str:
+        """Re-point rules and item settings from former items to the new items they map to, in one
+        transaction, after a snapshot for undo. Mapped former items retire; unmapped ones stay as former
+        items with their rules. Every id is checked first: a bad one names itself and nothing changes."""
+        now = utcnow()
+        stamp = db_time(now)
+        with self.store.transaction() as db:
+            session = self._open_merge(db, ws)
+            if session is None:
+                raise DextError(self._nothing_to_merge(db, ws))
+            session_id, from_generation, to_generation, progress = session
+            problems = []
+            for kind, pairs in mapping.items():
+                state = progress.get(kind.value)
+                if state != "pending":
+                    problems.append(f"{kind.cli_name}: {'already ' + state if state else 'nothing to merge'}")
+                    continue
+                for old_id, new_id in pairs.items():
+                    if not _is_item(db, ws.id, old_id, from_generation, kind):
+                        problems.append(f"{kind.cli_name}: {old_id} is not a former item of this list")
+                    if new_id is not None and not _is_item(db, ws.id, new_id, to_generation, kind):
+                        problems.append(f"{kind.cli_name}: {new_id} is not an item of the new list")
+            # One rule per supplier (customer, payment method): two former items mapped to one new item
+            # cannot both bring their rules.
+            flat = {old: new for pairs in mapping.values() for old, new in pairs.items() if new is not None}
+            targets: dict[tuple[str, int], int] = {}
+            for rule_id, scope, target in db.execute(
+                "SELECT id, scope, target_item_id FROM rule WHERE workspace_id = ?", (ws.id,)
+            ):
+                key = (scope, flat.get(target, target))
+                if key in targets:
+                    problems.append(
+                        f"rules {targets[key]} and {rule_id} would both be for item {key[1]};"
+                        " remove one of them or map one of their items elsewhere"
+                    )
+                targets[key] = rule_id
+            if problems:
+                raise DextError("; ".join(problems) + "; nothing was merged")
+            db.execute(
+                "INSERT INTO snapshot (workspace_id, reason, generation, taken_at, payload)"
+                " VALUES (?, 'merge', ?, ?, ?)",
+                (
+                    ws.id,
+                    to_generation,
+                    stamp,
+                    snapshot_payload(
+                        db, ws.id, to_generation, also=(from_generation,), extra={"progress": progress}
+                    ),
+                ),
+            )
+            moved = mapped = 0
+            for kind, pairs in mapping.items():
+                for old_id, new_id in pairs.items():
+                    if new_id is not None:
+                        mapped += 1
+                        moved += _repoint(db, ws.id, old_id, new_id, stamp)
+                progress[kind.value] = "merged"
+            _save_progress(db, session_id, progress)
+        kinds = ", ".join(k.label.lower() for k in mapping)
+        return f"Merged {kinds}: {mapped:,} items mapped, {moved:,} rule fields re-pointed."
+
+    def merge_accept(self, ws: WorkspaceRef, min_confidence: float = 0.9) -> str:
+        """Apply every suggestion at or above `min_confidence`, in the lists still to merge."""
+        plan = self.merge_plan(ws)
+        mapping = {
+            kind: {r.old.id: r.suggestion.id for r in rows if r.suggestion and r.confidence >= min_confidence}
+            for kind, rows in plan.lists.items()
+        }
+        if not any(mapping.values()):
+            raise DextError(f"no suggestion is {min_confidence:.0%} sure or more; nothing was merged")
+        return self.merge_apply(ws, {k: v for k, v in mapping.items() if v})
+
+    def merge_skip(self, ws: WorkspaceRef, kind: Kind) -> None:
+        """Leave a list's former items as they are (their rules keep pointing at them)."""
+        with self.store.transaction() as db:
+            session = self._open_merge(db, ws)
+            if session is None or session[3].get(kind.value) != "pending":
+                raise DextError(f"{kind.label.lower()} has nothing left to merge")
+            session[3][kind.value] = "skipped"
+            _save_progress(db, session[0], session[3])
+
+    def merge_undo(self, ws: WorkspaceRef) -> str:
+        """Put back the rules, items and merge progress as they were before the last merge."""
+        with self.store.transaction() as db:
+            row = db.execute(
+                "SELECT id, payload FROM snapshot WHERE workspace_id = ? AND reason = 'merge'"
+                " ORDER BY id DESC LIMIT 1",
+                (ws.id,),
+            ).fetchone()
+            session = db.execute(
+                "SELECT id FROM mergesession WHERE workspace_id = ? AND state IN ('open', 'done')"
+                " ORDER BY id DESC LIMIT 1",
+                (ws.id,),
+            ).fetchone()
+            if row is None or session is None:
+                raise DextError("there is no merge to undo")
+            items, rules = restore_snapshot(db, ws.id, row[1])
+            progress = json.loads(row[1])["extra"]["progress"]
+            _save_progress(db, session[0], progress)
+            db.execute("DELETE FROM snapshot WHERE id = ?", (row[0],))
+        return f"Undid the last merge: {rules:,} rules and {items:,} items are as they were before it."
 
     # -- demo -------------------------------------------------------------------------------------
 
