@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,6 +115,15 @@ MERGE_ORDER = (
 )
 
 
+def _rate_text(rate: object) -> str:
+    """20, "20.00" and 20.0 are the same rate: "20"."""
+    try:
+        value = Decimal(str(rate))
+    except InvalidOperation:
+        return str(rate)
+    return format(value.normalize(), "f") if value.is_finite() else str(rate)
+
+
 def _merge_items(db: sqlite3.Connection, workspace_id: int, generation: int, kind: Kind) -> list[MergeItem]:
     """One generation's active items of a list, as the suggestion engine takes them."""
     rows = db.execute(
@@ -124,7 +134,7 @@ def _merge_items(db: sqlite3.Connection, workspace_id: int, generation: int, kin
     out = []
     for item_id, code, name, data in rows:
         rate = json.loads(data).get("rate") if data and kind == Kind.TAX_CODES else None
-        out.append(MergeItem(item_id, code, name, None if rate is None else str(rate)))
+        out.append(MergeItem(item_id, code, name, None if rate is None else _rate_text(rate)))
     return out
 
 
