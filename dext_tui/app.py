@@ -301,6 +301,13 @@ class DextApp(App[int]):
             ),
             MenuItem("reconnect", "Reconnect…", "e"),
             MenuItem(
+                "change",
+                "Change connection…",
+                "c",
+                enabled=not self.refreshing,
+                why_disabled="a refresh is running",
+            ),
+            MenuItem(
                 "disconnect",
                 "Disconnect…",
                 "d",
@@ -316,6 +323,8 @@ class DextApp(App[int]):
                 self.action_reconnect()
             elif choice == "disconnect":
                 self.action_disconnect()
+            elif choice == "change":
+                self.action_change_connection()
 
         self.push_screen(DropdownMenu(options, button.region), chosen)
 
@@ -380,6 +389,13 @@ class DextApp(App[int]):
             timeout=8,
         )
 
+    def action_change_connection(self) -> None:
+        from dext_tui.screens.dialogs import ConnectDialog
+
+        if self.info is None or self.refreshing:
+            return
+        self.push_screen(ConnectDialog(change=self.info), self._connected)
+
     def action_disconnect(self) -> None:
         from dext_tui.core.errors import DextError
         from dext_tui.screens.dialogs import DisconnectDialog
@@ -436,8 +452,16 @@ class DextApp(App[int]):
         if result is None:
             return
         info, counts = result
-        verb = "Reconnected" if self.info is not None else "Connected"
-        self.notify(counts_message(counts), title=f"{verb} to {info.provider_label}", markup=False, timeout=8)
+        if self.info is None:
+            verb = "Connected"
+        elif info.id == self.info.id:
+            verb = "Reconnected"
+        else:
+            verb = "Changed connection"
+        message = counts_message(counts)
+        if info.to_merge:
+            message += "\nThe former lists stay, with their rules, until merged: dext-tui merge --plan"
+        self.notify(message, title=f"{verb} to {info.provider_label}", markup=False, timeout=10)
         for list_page in self._list_pages(ALL_KINDS):
             list_page.invalidate()
         self.run_worker(self.reload_info(), group="info", exclusive=True)

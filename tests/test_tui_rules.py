@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import textwrap
 from pathlib import Path
 
 from tui_helpers import connected_service, make_app, screen_text, settle
@@ -276,3 +277,28 @@ async def test_a_connection_near_its_expiry_says_so(data_dir: Path, small_ledger
         text = screen_text(app)
         assert f"Expires          {soon:%Y-%m-%d} (in 10 days) · reconnect (e) to renew it" in text
         assert "● Connected" in text
+
+
+async def test_change_connection_from_the_menu_leaves_lists_to_merge(
+    data_dir: Path, small_ledger: Path
+) -> None:
+    from test_change_connection import NEW_BOOKS
+
+    (await connected_service(data_dir, small_ledger)).close()
+    new_books = small_ledger.with_name("new.beancount")
+    new_books.write_text(textwrap.dedent(NEW_BOOKS))
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("m", "c")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ConnectDialog) and dialog.changing is not None
+        assert "Change connection" in screen_text(app)
+        dialog.query_one("#path").value = str(new_books)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.info.tenant_name == "Acme Widgets (new books)"
+        text = screen_text(app)
+        assert "To merge" in text and "suppliers" in text
+        assert any(n.title == "Changed connection to Beancount" for n in app._notifications)

@@ -347,6 +347,7 @@ class ConnectionInfo:
     generation: int
     lists: tuple[ListSyncInfo, ...] = field(default=())
     recent: tuple[ConnectionEventInfo, ...] = field(default=())  # the latest timeline events, newest first
+    to_merge: tuple[Kind, ...] = field(default=())  # after Change connection: lists still to merge
 
     @property
     def provider_label(self) -> str:

@@ -65,13 +65,26 @@ class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, *, reconnect: ConnectionInfo | None = None) -> None:
+    def __init__(
+        self, *, reconnect: ConnectionInfo | None = None, change: ConnectionInfo | None = None
+    ) -> None:
         super().__init__()
         self.reconnecting = reconnect
+        self.changing = change
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
-            if self.reconnecting:
+            if self.changing:
+                yield Label("Change connection", classes="title")
+                yield Static(
+                    Text(
+                        f"Move to other books. {self.changing.provider_label} "
+                        f"({printable(self.changing.tenant_name)}) is disconnected; its lists stay as former"
+                        " lists, with their rules, until you merge them into the new ones."
+                    ),
+                    classes="help",
+                )
+            elif self.reconnecting:
                 yield Label("Reconnect", classes="title")
                 yield Static(
                     Text(
@@ -103,12 +116,15 @@ class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]
             yield Static("", id="path-check", classes="check")
             with Horizontal(classes="buttons"):
                 yield Button(
-                    "Reconnect" if self.reconnecting else "Connect", id="go", variant="success", compact=True
+                    "Change" if self.changing else "Reconnect" if self.reconnecting else "Connect",
+                    id="go",
+                    variant="success",
+                    compact=True,
                 )
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
-        if not self.reconnecting:
+        if not self.reconnecting and not self.changing:
             self.query_one("#provider", OptionList).highlighted = 0
         self.query_one("#path", Input).focus()
         self._check(self.query_one("#path", Input).value)
@@ -140,7 +156,9 @@ class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]
         await app.wait_ready()  # type: ignore[attr-defined]
         service, ws = app.service, app.workspace  # type: ignore[attr-defined]
         try:
-            if self.reconnecting:
+            if self.changing:
+                result = await service.change_connection(ws, "beancount", path, isolate=True)
+            elif self.reconnecting:
                 result = await service.reconnect(ws, path, isolate=True)
             else:
                 result = await service.connect(ws, "beancount", path, isolate=True)

@@ -148,6 +148,12 @@ class IntegrationPage(VerticalScroll):
                 grid.add_row("Reason", Text(printable(info.status_reason)))
             grid.add_row("Connected since", Text(when(info.connected_at)))
             grid.add_row("Last refresh", Text(when(info.last_refreshed_at, now)))
+            if info.to_merge:
+                lists = ", ".join(k.label.lower() for k in info.to_merge)
+                grid.add_row(
+                    "To merge",
+                    Text(f"{lists} (from the former books: dext-tui merge --plan)", style="bold yellow"),
+                )
             if info.status == ConnectionStatus.CONNECTED and info.expires_at is not None:
                 grid.add_row("Expires", expires_text(info.expires_at, now or utcnow()))
             if info.status == ConnectionStatus.EXPIRED:

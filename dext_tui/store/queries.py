@@ -3,6 +3,7 @@ the TUI opens with them before its first paint; sqlmodel and SQLAlchemy load onl
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ from dext_tui.core.domain import (
     ConnectionEventInfo,
     ConnectionInfo,
     ConnectionStatus,
+    Kind,
     ListSyncInfo,
     utcnow,
 )
@@ -59,6 +61,14 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
             (row[0], RECENT_EVENTS),
         )
     )
+    merge = db.execute(
+        "SELECT progress FROM mergesession WHERE workspace_id = ? AND state = 'open'"
+        " ORDER BY id DESC LIMIT 1",
+        (workspace_id,),
+    ).fetchone()
+    to_merge = (
+        tuple(Kind(k) for k, state in json.loads(merge[0]).items() if state == "pending") if merge else ()
+    )
     status, reason = ConnectionStatus(row[4]), row[5]
     expires_at = parse_time(row[8])
     if status == ConnectionStatus.CONNECTED and expires_at is not None and expires_at <= utcnow():
@@ -79,4 +89,5 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
         generation=row[9],
         lists=lists,
         recent=recent,
+        to_merge=to_merge,
     )
