@@ -81,7 +81,7 @@ from dext_tui.store.queries import connection_info, parse_time
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from dext_tui.store.models import Connection
+    from dext_tui.store.models import Connection, Workspace
 
 PROVIDERS = ("beancount",)
 
@@ -350,9 +350,8 @@ class DextService:
         loop = asyncio.get_running_loop()
 
         def write() -> list[ListCounts]:
-            from sqlmodel import select
 
-            from dext_tui.store.models import Connection, ConnectionEvent, Snapshot, Workspace
+            from dext_tui.store.models import Snapshot, Workspace
 
             now = utcnow()
             with self.store.write() as s:
@@ -373,45 +372,59 @@ class DextService:
                             payload=snapshot_payload(db, ws.id, workspace.generation),
                         )
                     )
-                generation = 1 + max(
-                    (
-                        c.generation
-                        for c in s.exec(select(Connection).where(Connection.workspace_id == ws.id))
-                    ),
-                    default=workspace.generation,
-                )
-                conn = Connection(
-                    workspace_id=ws.id,
-                    provider=provider,
-                    target=target_text,
-                    tenant_id=result.tenant_id,
-                    tenant_name=result.tenant_name,
-                    status=ConnectionStatus.CONNECTED.value,
-                    connected_at=now,
-                    last_refreshed_at=now,
-                    expires_at=self._expiry(now),
-                    generation=generation,
-                )
-                s.add(conn)
-                workspace.generation = generation
-                s.add(workspace)
-                s.flush()
-                s.add(
-                    ConnectionEvent(
-                        connection_id=conn.id,
-                        at=now,
-                        from_status=None,
-                        to_status=ConnectionStatus.CONNECTED.value,
-                        reason=f"Connected to {PROVIDER_LABELS.get(provider, provider)}:"
-                        f" {result.tenant_name}",
-                    )
-                )
+                reason = f"Connected to {PROVIDER_LABELS.get(provider, provider)}: {result.tenant_name}"
+                conn = self._add_connection(s, workspace, provider, target_text, result, now, reason)
                 return self._apply_all(s, ws, conn, result, loop, progress)
 
         counts = await asyncio.to_thread(write)
         info = await asyncio.to_thread(self.connection, ws)
         assert info is not None
         return info, counts
+
+    def _add_connection(
+        self,
+        s: Session,
+        workspace: Workspace,
+        provider: str,
+        target: str,
+        result: FetchResult,
+        now: datetime,
+        reason: str,
+    ) -> Connection:
+        """A new connection of the workspace, with the next generation of lists, made current."""
+        from dext_tui.store.models import Connection, ConnectionEvent
+
+        last = (
+            raw(s)
+            .execute("SELECT max(generation) FROM connection WHERE workspace_id = ?", (workspace.id,))
+            .fetchone()[0]
+        )
+        conn = Connection(
+            workspace_id=workspace.id,
+            provider=provider,
+            target=target,
+            tenant_id=result.tenant_id,
+            tenant_name=result.tenant_name,
+            status=ConnectionStatus.CONNECTED.value,
+            connected_at=now,
+            last_refreshed_at=now,
+            expires_at=self._expiry(now),
+            generation=1 + max(last or 0, workspace.generation),
+        )
+        s.add(conn)
+        workspace.generation = conn.generation
+        s.add(workspace)
+        s.flush()
+        s.add(
+            ConnectionEvent(
+                connection_id=conn.id,
+                at=now,
+                from_status=None,
+                to_status=ConnectionStatus.CONNECTED.value,
+                reason=reason,
+            )
+        )
+        return conn
 
     def _apply_all(
         self,
@@ -1050,38 +1063,12 @@ class DextService:
                 )
                 s.add(old)
                 from_generation = workspace.generation
-                generation = (
-                    1
-                    + db.execute(
-                        "SELECT max(generation) FROM connection WHERE workspace_id = ?", (ws.id,)
-                    ).fetchone()[0]
+                reason = (
+                    f"Connected to {label}: {result.tenant_name}"
+                    f" (changed from {current.provider_label}: {current.tenant_name})"
                 )
-                conn = Connection(
-                    workspace_id=ws.id,
-                    provider=provider,
-                    target=target_text,
-                    tenant_id=result.tenant_id,
-                    tenant_name=result.tenant_name,
-                    status=ConnectionStatus.CONNECTED.value,
-                    connected_at=now,
-                    last_refreshed_at=now,
-                    expires_at=self._expiry(now),
-                    generation=generation,
-                )
-                s.add(conn)
-                workspace.generation = generation
-                s.add(workspace)
-                s.flush()
-                s.add(
-                    ConnectionEvent(
-                        connection_id=conn.id,
-                        at=now,
-                        from_status=None,
-                        to_status=ConnectionStatus.CONNECTED.value,
-                        reason=f"Connected to {label}: {result.tenant_name}"
-                        f" (changed from {current.provider_label}: {current.tenant_name})",
-                    )
-                )
+                conn = self._add_connection(s, workspace, provider, target_text, result, now, reason)
+                generation = conn.generation
                 db.execute(
                     "UPDATE mergesession SET state = 'abandoned' WHERE workspace_id = ? AND state = 'open'",
                     (ws.id,),
