@@ -140,7 +140,10 @@ async def test_merge_repoints_rules_and_settings_and_undo_puts_them_back(
             Kind.TAX_CODES: {s20.id: new["S20"].id},
         },
     )
-    assert message == "Merged suppliers, categories, tax codes: 5 items mapped, 5 rule fields re-pointed."
+    assert message == (
+        "Merged suppliers, categories, tax codes: 5 items mapped, 5 rule fields re-pointed;"
+        " 2 former items still to merge."  # Income:Sales and the Z0 tax code: still on offer
+    )
     after = {r.id: r for r in service.rules(ws)}
     assert (after[first.id].target.id, after[first.id].category.id, after[first.id].tax_code.id) == (
         new["LANDLORD LIMITED"].id,
@@ -153,6 +156,7 @@ async def test_merge_repoints_rules_and_settings_and_undo_puts_them_back(
     plan = service.merge_plan(ws)
     assert plan.states[Kind.SUPPLIERS] == "merged" and plan.states[Kind.CURRENCIES] == "skipped"
     assert Kind.SUPPLIERS not in plan.lists
+    assert [r.old.code for r in plan.lists[Kind.CATEGORIES]] == ["Income:Sales"]  # what is left
 
     assert "Undid the last merge" in service.merge_undo(ws)
     assert service.rules(ws) == before
@@ -180,3 +184,70 @@ async def test_two_former_items_cannot_bring_two_rules_to_one_new_item(
     new_rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Company")
     with pytest.raises(DextError, match="would both be for item"):
         service.merge_apply(ws, {Kind.SUPPLIERS: {landlord.id: new_rail.id, rail.id: new_rail.id}})
+
+
+def test_change_of_books_on_bean_example_merges_every_rule_and_undo_restores(
+    tmp_path: Path, bean_example_ledger: Path
+) -> None:
+    """End to end through the CLI: books A with rules, books B where payees and accounts were renamed or
+    re-coded; merged with suggestions plus a few manual choices; every rule checked; undo restores."""
+    data = tmp_path / "data"
+    run(data, "connect", "beancount", str(bean_example_ledger))
+    rules = [
+        ("supplier", "Verizon Wireless", "Expenses:Home:Phone"),
+        ("supplier", "EDISON POWER", "Expenses:Home:Electricity"),
+        ("supplier", "Metro Transport Authority", "Expenses:Transport:Tram"),
+        ("supplier", "Uncle Boons", "Expenses:Food:Restaurant"),
+    ]
+    for scope, target, category in rules:
+        run(data, "rules", "add", scope, target, "--category", category)
+    renamed = (
+        bean_example_ledger.read_text()
+        .replace('option "title" "Example Beancount file"', 'option "title" "Example books, new software"')
+        .replace('"Verizon Wireless"', '"VERIZON WIRELESS INC"')  # same name, other case and suffix
+        .replace('"EDISON POWER"', '"Edison Power Co."')
+        .replace('"Metro Transport Authority"', '"MTA"')  # initials
+        .replace('"Uncle Boons"', '"Uncle Boon\'s"')  # punctuation
+        .replace("Expenses:Home:Electricity", "Expenses:Utilities:Electricity")  # re-coded, same leaf
+        .replace("Expenses:Home:Phone", "Expenses:Utilities:Telephone")  # re-coded and renamed
+    )
+    books_b = tmp_path / "books-b.beancount"
+    books_b.write_text(renamed)
+    run(data, "change", "beancount", str(books_b))
+
+    run(data, "merge", "--accept-suggestions", "--min-confidence", "0.9")
+    plan = json.loads(run(data, "merge", "--plan", "--json").stdout)
+    new_categories = {
+        c["code"]: c["id"] for c in json.loads(run(data, "lists", "categories", "--json").stdout)
+    }
+    new_suppliers = {s["name"]: s["id"] for s in json.loads(run(data, "lists", "suppliers", "--json").stdout)}
+    # What the suggestions could not be sure of, the bookkeeper maps by hand.
+    manual: dict[str, dict[str, int | None]] = {}
+    for kind, rows in plan["lists"].items():
+        for row in rows:
+            old = row["old"]
+            if old["code"] == "Expenses:Home:Phone":
+                manual.setdefault(kind, {})[str(old["id"])] = new_categories["Expenses:Utilities:Telephone"]
+            elif old["name"] == "Metro Transport Authority":
+                assert row["suggestion"]["name"] == "MTA" and row["reason"] == "initials MTA"
+                manual.setdefault(kind, {})[str(old["id"])] = new_suppliers["MTA"]
+            elif row["suggestion"] and row["confidence"] >= 0.6:
+                manual.setdefault(kind, {})[str(old["id"])] = row["suggestion"]["id"]
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(manual))
+    run(data, "merge", "--apply", str(mapping))
+
+    expected = {
+        "VERIZON WIRELESS INC": "Expenses:Utilities:Telephone",
+        "Edison Power Co.": "Expenses:Utilities:Electricity",
+        "MTA": "Expenses:Transport:Tram",
+        "Uncle Boon's": "Expenses:Food:Restaurant",
+    }
+    merged = json.loads(run(data, "rules", "list", "--json").stdout)
+    assert {r["target"]["name"]: r["category"]["code"] for r in merged} == expected
+    assert all(r["target"]["id"] == new_suppliers[r["target"]["name"]] for r in merged)
+
+    run(data, "merge", "--undo")
+    undone = json.loads(run(data, "rules", "list", "--json").stdout)
+    assert "Metro Transport Authority" in {r["target"]["name"] for r in undone}  # back as before that merge
+    assert json.loads(run(data, "merge", "--plan", "--json").stdout)["lists"]

@@ -1198,16 +1198,30 @@ class DextService:
                     ),
                 ),
             )
-            moved = mapped = 0
+            moved = mapped = left = 0
             for kind, pairs in mapping.items():
                 for old_id, new_id in pairs.items():
                     if new_id is not None:
                         mapped += 1
                         moved += _repoint(db, ws.id, old_id, new_id, stamp)
-                progress[kind.value] = "merged"
+                # A list is merged once every former item has been decided (mapped, or left with null);
+                # until then it stays on offer with what is left.
+                remaining = {
+                    item_id
+                    for (item_id,) in db.execute(
+                        "SELECT id FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = ?"
+                        " AND status = 'active'",
+                        (ws.id, from_generation, kind.value),
+                    )
+                }
+                if remaining <= set(pairs):
+                    progress[kind.value] = "merged"
+                else:
+                    left += len(remaining - set(pairs))
             _save_progress(db, session_id, progress)
         kinds = ", ".join(k.label.lower() for k in mapping)
-        return f"Merged {kinds}: {mapped:,} items mapped, {moved:,} rule fields re-pointed."
+        tail = f"; {left:,} former items still to merge" if left else ""
+        return f"Merged {kinds}: {mapped:,} items mapped, {moved:,} rule fields re-pointed{tail}."
 
     def merge_accept(self, ws: WorkspaceRef, min_confidence: float = 0.9) -> str:
         """Apply every suggestion at or above `min_confidence`, in the lists still to merge."""
