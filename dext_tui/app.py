@@ -125,8 +125,8 @@ class DextApp(App[int]):
                 self.own_totals = self.service.list_totals(workspace)
         except (NeedsSetUp, DextError):
             return
-        if self._demo and info is None:
-            return  # the demo workspace is connected by _start
+        if self._demo and info is None and self.service.latest_connection_id(workspace) is None:
+            return  # the demo workspace is connected (the first time only) by _start
         self.workspace, self.info = workspace, info
         self.sub_title = printable(workspace.name)
         self._set_ready()

@@ -187,6 +187,12 @@ async def test_demo_workspace_is_made_once(service) -> None:
     assert len(service.items(ws, Kind.BANK_ACCOUNTS)) >= 2
     again = await service.ensure_demo()
     assert again == ws and service.connection(ws).id == info.id
+    # Disconnected by the user, the demo stays disconnected: opening it again does not reconnect it.
+    from dext_tui.core.domain import DisconnectChoice
+
+    service.disconnect(ws, DisconnectChoice.KEEP)
+    await service.ensure_demo()
+    assert service.connection(ws) is None
 
 
 async def test_quick_open_reads_only_an_existing_store(tmp_path: Path, small_ledger: Path) -> None:

@@ -1278,10 +1278,10 @@ class DextService:
         return target
 
     async def ensure_demo(self, *, isolate: bool = False) -> WorkspaceRef:
-        """The Demo workspace, connected to the bundled ledger (made once)."""
+        """The Demo workspace, connected to the bundled ledger the first time (after that, it is whatever
+        the user made of it: disconnected, changed, ...)."""
         ws = await asyncio.to_thread(self.ensure_workspace, DEMO_WORKSPACE)
-        info = await asyncio.to_thread(self.connection, ws)
-        if info is None:
+        if await asyncio.to_thread(self.latest_connection_id, ws) is None:
             ledger = await asyncio.to_thread(self.demo_ledger_path)
             await self.connect(ws, "beancount", str(ledger), isolate=isolate)
         return ws
