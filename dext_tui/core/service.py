@@ -138,6 +138,33 @@ def _merge_items(db: sqlite3.Connection, workspace_id: int, generation: int, kin
     return out
 
 
+def _move_to(s: Session, conn: Connection, status: ConnectionStatus, reason: str, at: datetime) -> None:
+    """A connection's status changes, and its timeline says when and why (in the caller's transaction)."""
+    from dext_tui.store.models import ConnectionEvent
+
+    s.add(
+        ConnectionEvent(
+            connection_id=conn.id, at=at, from_status=conn.status, to_status=status.value, reason=reason
+        )
+    )
+    conn.status, conn.status_reason = status.value, None
+    if status == ConnectionStatus.DISCONNECTED:
+        conn.disconnected_at = at
+    s.add(conn)
+
+
+def _add_snapshot(s: Session, workspace_id: int, reason: str, generation: int, at: datetime) -> None:
+    """The workspace's lists of one generation, its rules and settings, kept as they are now."""
+    from dext_tui.store.models import Snapshot
+
+    payload = snapshot_payload(raw(s), workspace_id, generation)
+    s.add(
+        Snapshot(
+            workspace_id=workspace_id, reason=reason, generation=generation, taken_at=at, payload=payload
+        )
+    )
+
+
 def _is_item(db: sqlite3.Connection, workspace_id: int, item_id: int, generation: int, kind: Kind) -> bool:
     return (
         db.execute(
@@ -351,27 +378,18 @@ class DextService:
 
         def write() -> list[ListCounts]:
 
-            from dext_tui.store.models import Snapshot, Workspace
+            from dext_tui.store.models import Workspace
 
             now = utcnow()
             with self.store.write() as s:
                 workspace = s.get(Workspace, ws.id)
                 assert workspace is not None
-                db = raw(s)
                 # The workspace's own lists that were never integrated (generation 0: before any
                 # connection, or reinstated since) are the ones "from before integrating": record them as
                 # they are now, to reinstate one day. After a disconnect that kept a connection's lists,
                 # the earlier record stays the one to go back to.
                 if workspace.generation == 0:
-                    s.add(
-                        Snapshot(
-                            workspace_id=ws.id,
-                            reason="pre-integration",
-                            generation=workspace.generation,
-                            taken_at=now,
-                            payload=snapshot_payload(db, ws.id, workspace.generation),
-                        )
-                    )
+                    _add_snapshot(s, ws.id, "pre-integration", workspace.generation, now)
                 reason = f"Connected to {PROVIDER_LABELS.get(provider, provider)}: {result.tenant_name}"
                 conn = self._add_connection(s, workspace, provider, target_text, result, now, reason)
                 return self._apply_all(s, ws, conn, result, loop, progress)
@@ -600,22 +618,14 @@ class DextService:
         target_text = connector.target
 
         def write() -> list[ListCounts]:
-            from dext_tui.store.models import Connection, ConnectionEvent
+            from dext_tui.store.models import Connection
 
             now = utcnow()
             with self.store.write() as s:
                 conn = s.get(Connection, info.id)
                 assert conn is not None
-                s.add(
-                    ConnectionEvent(
-                        connection_id=conn.id,
-                        at=now,
-                        from_status=conn.status,
-                        to_status=ConnectionStatus.CONNECTED.value,
-                        reason="Reconnected" + (f" to {target_text}" if target_text != conn.target else ""),
-                    )
-                )
-                conn.status, conn.status_reason = ConnectionStatus.CONNECTED.value, None
+                moved = f" to {target_text}" if target_text != conn.target else ""
+                _move_to(s, conn, ConnectionStatus.CONNECTED, f"Reconnected{moved}", now)
                 conn.target, conn.last_refreshed_at = target_text, now
                 conn.expires_at = self._expiry(now)  # reconnecting renews the authorisation
                 s.add(conn)
@@ -932,7 +942,7 @@ class DextService:
 
     def disconnect(self, ws: WorkspaceRef, choice: DisconnectChoice) -> str:
         """Disconnect in one transaction; returns what happened, in a sentence."""
-        from dext_tui.store.models import Connection, ConnectionEvent, Snapshot, Workspace
+        from dext_tui.store.models import Connection, Workspace
 
         preview = self.disconnect_preview(ws)
         if choice == DisconnectChoice.REINSTATE and preview.snapshot_taken_at is None:
@@ -949,29 +959,10 @@ class DextService:
             workspace = s.get(Workspace, ws.id)
             assert workspace is not None
             # As things were just before, whatever the choice (kept, not shown: a safety net).
-            s.add(
-                Snapshot(
-                    workspace_id=ws.id,
-                    reason="disconnect",
-                    generation=workspace.generation,
-                    taken_at=now,
-                    payload=snapshot_payload(db, ws.id, workspace.generation),
-                )
-            )
+            _add_snapshot(s, ws.id, "disconnect", workspace.generation, now)
             conn = s.get(Connection, info.id)
             assert conn is not None
-            s.add(
-                ConnectionEvent(
-                    connection_id=info.id,
-                    at=now,
-                    from_status=conn.status,
-                    to_status=ConnectionStatus.DISCONNECTED.value,
-                    reason=f"Disconnected ({_CHOICE_TEXT[choice]})",
-                )
-            )
-            conn.status, conn.status_reason = ConnectionStatus.DISCONNECTED.value, None
-            conn.disconnected_at = now
-            s.add(conn)
+            _move_to(s, conn, ConnectionStatus.DISCONNECTED, f"Disconnected ({_CHOICE_TEXT[choice]})", now)
             s.flush()
             stamp = db_time(now)
             if choice == DisconnectChoice.REINSTATE:
@@ -1039,7 +1030,7 @@ class DextService:
         label = PROVIDER_LABELS.get(provider, provider)
 
         def write() -> list[ListCounts]:
-            from dext_tui.store.models import Connection, ConnectionEvent, MergeSession, Workspace
+            from dext_tui.store.models import Connection, MergeSession, Workspace
 
             now = utcnow()
             with self.store.write() as s:
@@ -1047,21 +1038,8 @@ class DextService:
                 workspace = s.get(Workspace, ws.id)
                 old = s.get(Connection, current.id)
                 assert workspace is not None and old is not None
-                s.add(
-                    ConnectionEvent(
-                        connection_id=old.id,
-                        at=now,
-                        from_status=old.status,
-                        to_status=ConnectionStatus.DISCONNECTED.value,
-                        reason=f"Changed connection to {label}: {result.tenant_name}",
-                    )
-                )
-                old.status, old.status_reason, old.disconnected_at = (
-                    ConnectionStatus.DISCONNECTED.value,
-                    None,
-                    now,
-                )
-                s.add(old)
+                reason = f"Changed connection to {label}: {result.tenant_name}"
+                _move_to(s, old, ConnectionStatus.DISCONNECTED, reason, now)
                 from_generation = workspace.generation
                 reason = (
                     f"Connected to {label}: {result.tenant_name}"
