@@ -6,11 +6,24 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from dext_tui.core.domain import Kind, ListCounts
 from dext_tui.core.text import printable
 from dext_tui.widgets.item_table import ItemTable, TableData
+
+
+def escape_filter(box: Input, table: Widget) -> None:
+    """Escape on a filtered page: clear the filter (back to the table), else leave the box for the table,
+    else give the keys back to the sidebar."""
+    if box.value:
+        box.value = ""
+        table.focus()
+    elif box.has_focus:
+        table.focus()
+    else:
+        box.app.action_focus_sidebar()  # type: ignore[attr-defined]
 
 
 class ListPage(Vertical):
@@ -141,14 +154,7 @@ class ListPage(Vertical):
         self.table.action_page(direction)
 
     def key_escape(self) -> None:
-        box = self.filter_input
-        if box.value:
-            box.value = ""
-            self.table.focus()
-        elif box.has_focus:
-            self.table.focus()
-        else:
-            self.app.action_focus_sidebar()  # type: ignore[attr-defined]
+        escape_filter(self.filter_input, self.table)
 
     # -- actions ----------------------------------------------------------------------------------
 

@@ -162,14 +162,9 @@ class RulesPage(Vertical):
         self.table.focus()
 
     def key_escape(self) -> None:
-        box = self.query_one("#rules-filter", Input)
-        if box.value:
-            box.value = ""
-            self.table.focus()
-        elif box.has_focus:
-            self.table.focus()
-        else:
-            self.app.action_focus_sidebar()  # type: ignore[attr-defined]
+        from dext_tui.screens.list_page import escape_filter
+
+        escape_filter(self.query_one("#rules-filter", Input), self.table)
 
     def on_key(self, event) -> None:
         # Typing on the table starts the filter (keys bound to actions excepted).
