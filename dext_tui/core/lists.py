@@ -150,12 +150,18 @@ def query_items(
     *,
     include_archived: bool = False,
     include_hidden: bool = True,
+    code_or_name: str | None = None,
 ) -> list[ItemRow]:
-    """Every item of one of the workspace's current lists, sorted by name then code (one query)."""
+    """Every item of one of the workspace's current lists, sorted by name then code (one query); with
+    `code_or_name`, only those whose code or name is that text in any (ASCII) case."""
     sql = (
         "SELECT id, code, name, status, remote_id, origin, visible, default_tax_code_id FROM listitem"
         f" WHERE {CURRENT}"
     )
+    params: tuple[object, ...] = (workspace_id, workspace_id, kind.value)
+    if code_or_name is not None:
+        sql += " AND (code = ? COLLATE NOCASE OR name = ? COLLATE NOCASE)"
+        params += (code_or_name, code_or_name)
     if not include_archived:
         sql += " AND status = 'active'"
     if not include_hidden:
@@ -164,7 +170,7 @@ def query_items(
     counts = rule_counts(db, workspace_id)
     return [
         ItemRow(r[0], kind, r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], counts.get(r[0], 0))
-        for r in db.execute(sql, (workspace_id, workspace_id, kind.value))
+        for r in db.execute(sql, params)
     ]
 
 

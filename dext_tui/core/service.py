@@ -701,7 +701,11 @@ class DextService:
     def find_item(self, ws: WorkspaceRef, kind: Kind, text: str) -> ItemRow:
         """The current item of `kind` whose code is `text`, else whose name is `text` (any case)."""
         wanted = text.strip().casefold()
-        items = self.items(ws, kind, include_archived=True)
+        if text.strip().isascii():  # SQLite's NOCASE folds ASCII: let the index find the few candidates
+            with self.store.read() as db:
+                items = query_items(db, ws.id, kind, include_archived=True, code_or_name=text.strip())
+        else:
+            items = self.items(ws, kind, include_archived=True)
         by_code = [i for i in items if i.code and i.code.casefold() == wanted]
         matches = by_code or [i for i in items if i.name.casefold() == wanted]
         active = [i for i in matches if i.status == ItemStatus.ACTIVE] or matches
