@@ -223,7 +223,7 @@ class DextApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Connection actions show only when they apply; refresh is greyed out while expired or running."""
-        if action not in ("manage_menu", "refresh_all", "reconnect", "connect", "disconnect"):
+        if action not in ("manage_menu", "refresh_all", "reconnect", "connect", "disconnect", "merge_lists"):
             return True
         info = self.info
         if not self.ready:
@@ -232,6 +232,8 @@ class DextApp(App[int]):
             return info is None
         if info is None:
             return False
+        if action == "merge_lists":
+            return bool(info.to_merge)
         if action == "refresh_all":
             return None if self.refreshing or info.status != ConnectionStatus.CONNECTED else True
         return True
@@ -256,6 +258,12 @@ class DextApp(App[int]):
                 "Connect the same books again; rules and settings are kept",
                 self.action_reconnect,
             )
+            if info.to_merge:
+                yield SystemCommand(
+                    "Merge lists",
+                    "Map the former books' list items to the new ones",
+                    self.action_merge_lists,
+                )
             yield SystemCommand(
                 "Disconnect",
                 "Disconnect: keep the lists, reinstate the ones from before, or merge later",
@@ -308,6 +316,20 @@ class DextApp(App[int]):
                 why_disabled="a refresh is running",
             ),
             MenuItem(
+                "merge",
+                "Merge lists…",
+                "m",
+                enabled=bool(self.info.to_merge),
+                why_disabled="nothing to merge",
+            ),
+            MenuItem(
+                "undo_merge",
+                "Undo last merge",
+                "u",
+                enabled=self.service.merge_undo_available(self.workspace),
+                why_disabled="no merge to undo",
+            ),
+            MenuItem(
                 "disconnect",
                 "Disconnect…",
                 "d",
@@ -325,6 +347,10 @@ class DextApp(App[int]):
                 self.action_disconnect()
             elif choice == "change":
                 self.action_change_connection()
+            elif choice == "merge":
+                self.action_merge_lists()
+            elif choice == "undo_merge":
+                self._undo_merge()
 
         self.push_screen(DropdownMenu(options, button.region), chosen)
 
@@ -396,6 +422,37 @@ class DextApp(App[int]):
             return
         self.push_screen(ConnectDialog(change=self.info), self._connected)
 
+    def action_merge_lists(self) -> None:
+        from dext_tui.screens.merge_wizard import MergeWizard
+
+        if self.info is None or not self.info.to_merge:
+            self.notify("Nothing to merge: former lists come with Change connection.", markup=False)
+            return
+        self.push_screen(MergeWizard(), self._merged)
+
+    def _merged(self, applied: bool | None) -> None:
+        if applied:
+            self._lists_moved()
+
+    def _lists_moved(self) -> None:
+        """Items were re-pointed or retired (merge, undo): the page, the lists and the rules follow."""
+        self.run_worker(self.reload_info(), group="info", exclusive=True)
+        for list_page in self._list_pages(ALL_KINDS):
+            list_page.invalidate()
+        self.rules_changed()
+
+    @work(exclusive=True, group="merge-undo")
+    async def _undo_merge(self) -> None:
+        from dext_tui.core.errors import DextError
+
+        try:
+            message = await asyncio.to_thread(self.service.merge_undo, self.workspace)
+        except DextError as exc:
+            self.notify(printable(str(exc)), title="Undo last merge", severity="error", markup=False)
+            return
+        self.notify(printable(message), title="Merge undone", markup=False, timeout=10)
+        self._lists_moved()
+
     def action_disconnect(self) -> None:
         from dext_tui.core.errors import DextError
         from dext_tui.screens.dialogs import DisconnectDialog
@@ -458,13 +515,18 @@ class DextApp(App[int]):
             verb = "Reconnected"
         else:
             verb = "Changed connection"
+        changed = self.info is not None and info.id != self.info.id
         message = counts_message(counts)
         if info.to_merge:
-            message += "\nThe former lists stay, with their rules, until merged: dext-tui merge --plan"
+            message += "\nThe former lists stay, with their rules, until merged (Merge lists, l)."
         self.notify(message, title=f"{verb} to {info.provider_label}", markup=False, timeout=10)
         for list_page in self._list_pages(ALL_KINDS):
             list_page.invalidate()
         self.run_worker(self.reload_info(), group="info", exclusive=True)
+        if changed and info.to_merge:  # straight on to mapping the former lists, as Dext does
+            from dext_tui.screens.merge_wizard import MergeWizard
+
+            self.push_screen(MergeWizard(), self._merged)
 
     def rules_changed(self, select: int | None = None) -> None:
         """Rules were added, changed or removed: the Rules page and every list's rule counts follow."""

@@ -48,7 +48,9 @@ async def test_change_keeps_former_items_for_the_rules_and_plans_the_merge(
     plan = service.merge_plan(ws)
     suppliers = {r.old.name: r for r in plan.lists[Kind.SUPPLIERS]}
     assert suppliers["Landlord Ltd"].suggestion.name == "LANDLORD LIMITED"
-    assert suppliers["Landlord Ltd"].reason == "same name" and suppliers["Landlord Ltd"].confidence >= 0.9
+    # The name, and the rent both books record on 2024-01-05 (shared history, tests/test_history.py).
+    assert suppliers["Landlord Ltd"].reason == "1 shared transaction and same name"
+    assert suppliers["Landlord Ltd"].confidence >= 0.9
     assert suppliers["Rail Co"].suggestion.name == "Rail Company"  # co/company are the same word
     categories = {r.old.code: r for r in plan.lists[Kind.CATEGORIES]}
     assert categories["Expenses:Office:Rent"].suggestion.code == "Expenses:Office:Rent"
@@ -190,7 +192,8 @@ def test_change_of_books_on_bean_example_merges_every_rule_and_undo_restores(
     tmp_path: Path, bean_example_ledger: Path
 ) -> None:
     """End to end through the CLI: books A with rules, books B where payees and accounts were renamed or
-    re-coded; merged with suggestions plus a few manual choices; every rule checked; undo restores."""
+    re-coded; merged with the suggestions alone (names and shared history), undone, merged again from a
+    mapping file; every rule checked each time; undo restores."""
     data = tmp_path / "data"
     run(data, "connect", "beancount", str(bean_example_ledger))
     rules = [
@@ -215,37 +218,51 @@ def test_change_of_books_on_bean_example_merges_every_rule_and_undo_restores(
     books_b.write_text(renamed)
     run(data, "change", "beancount", str(books_b))
 
-    run(data, "merge", "--accept-suggestions", "--min-confidence", "0.9")
+    # The names tell some; the transactions both books share tell the rest, even a re-coded and renamed
+    # account (Phone -> Telephone) and initials.
     plan = json.loads(run(data, "merge", "--plan", "--json").stdout)
-    new_categories = {
-        c["code"]: c["id"] for c in json.loads(run(data, "lists", "categories", "--json").stdout)
-    }
-    new_suppliers = {s["name"]: s["id"] for s in json.loads(run(data, "lists", "suppliers", "--json").stdout)}
-    # What the suggestions could not be sure of, the bookkeeper maps by hand.
-    manual: dict[str, dict[str, int | None]] = {}
-    for kind, rows in plan["lists"].items():
-        for row in rows:
-            old = row["old"]
-            if old["code"] == "Expenses:Home:Phone":
-                manual.setdefault(kind, {})[str(old["id"])] = new_categories["Expenses:Utilities:Telephone"]
-            elif old["name"] == "Metro Transport Authority":
-                assert row["suggestion"]["name"] == "MTA" and row["reason"] == "initials MTA"
-                manual.setdefault(kind, {})[str(old["id"])] = new_suppliers["MTA"]
-            elif row["suggestion"] and row["confidence"] >= 0.6:
-                manual.setdefault(kind, {})[str(old["id"])] = row["suggestion"]["id"]
-    mapping = tmp_path / "mapping.json"
-    mapping.write_text(json.dumps(manual))
-    run(data, "merge", "--apply", str(mapping))
-
+    rows = {r["old"]["code"] or r["old"]["name"]: r for rows in plan["lists"].values() for r in rows}
+    mta = rows["Metro Transport Authority"]
+    assert mta["suggestion"]["name"] == "MTA"
+    assert mta["reason"].endswith("shared transactions and initials MTA")
+    phone = rows["Expenses:Home:Phone"]
+    assert phone["suggestion"]["code"] == "Expenses:Utilities:Telephone" and phone["confidence"] >= 0.9
     expected = {
         "VERIZON WIRELESS INC": "Expenses:Utilities:Telephone",
         "Edison Power Co.": "Expenses:Utilities:Electricity",
         "MTA": "Expenses:Transport:Tram",
         "Uncle Boon's": "Expenses:Food:Restaurant",
     }
-    merged = json.loads(run(data, "rules", "list", "--json").stdout)
-    assert {r["target"]["name"]: r["category"]["code"] for r in merged} == expected
-    assert all(r["target"]["id"] == new_suppliers[r["target"]["name"]] for r in merged)
+
+    def rules_by_target() -> dict[str, str]:
+        merged = json.loads(run(data, "rules", "list", "--json").stdout)
+        new_suppliers = {
+            s["name"]: s["id"] for s in json.loads(run(data, "lists", "suppliers", "--json").stdout)
+        }
+        assert all(r["target"]["id"] == new_suppliers[r["target"]["name"]] for r in merged)
+        return {r["target"]["name"]: r["category"]["code"] for r in merged}
+
+    run(data, "merge", "--accept-suggestions", "--min-confidence", "0.9")
+    assert "every list has been merged" in run(data, "merge", "--plan", check=1).stderr
+    assert rules_by_target() == expected
+
+    # Undone, then merged again by hand: the bookkeeper's own mapping file.
+    run(data, "merge", "--undo")
+    new_categories = {
+        c["code"]: c["id"] for c in json.loads(run(data, "lists", "categories", "--json").stdout)
+    }
+    manual: dict[str, dict[str, int | None]] = {}
+    for kind, kind_rows in json.loads(run(data, "merge", "--plan", "--json").stdout)["lists"].items():
+        for row in kind_rows:
+            old = row["old"]
+            if old["code"] == "Expenses:Home:Phone":
+                manual.setdefault(kind, {})[str(old["id"])] = new_categories["Expenses:Utilities:Telephone"]
+            elif row["suggestion"] and row["confidence"] >= 0.6:
+                manual.setdefault(kind, {})[str(old["id"])] = row["suggestion"]["id"]
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps(manual))
+    run(data, "merge", "--apply", str(mapping))
+    assert rules_by_target() == expected
 
     run(data, "merge", "--undo")
     undone = json.loads(run(data, "rules", "list", "--json").stdout)

@@ -109,3 +109,32 @@ def test_disconnect_dialog_merge_later(snap_compare, acme_data: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(acme_data), terminal_size=(80, 24), run_before=open_dialog)
+
+
+def test_merge_wizard_suppliers_step(snap_compare, data_dir: Path, small_ledger: Path, write_ledger) -> None:
+    from test_change_connection import NEW_BOOKS
+
+    from dext_tui.core.domain import Kind, RuleScope, RuleSpec
+
+    async def prepare() -> None:
+        service = await connected_service(data_dir, small_ledger)
+        ws = service.ensure_workspace("Acme")
+        landlord = service.find_item(ws, Kind.SUPPLIERS, "Landlord Ltd")
+        service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord.id))
+        await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+        service.close()
+
+    asyncio.run(prepare())
+
+    async def open_wizard(pilot) -> None:
+        from dext_tui.core.domain import Kind
+
+        await _ready(pilot)
+        await pilot.press("l")
+        await _ready(pilot)
+        while pilot.app.screen.kind != Kind.SUPPLIERS:
+            await pilot.press("n")
+        await pilot.press("space")  # one accepted (✓), the other still a suggestion (?)
+        await pilot.pause()
+
+    assert snap_compare(make_app(data_dir), terminal_size=(80, 24), run_before=open_wizard)

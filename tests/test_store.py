@@ -74,3 +74,33 @@ def test_a_file_that_is_not_a_database_is_refused_clearly(tmp_path: Path) -> Non
     (tmp_path / "dext.db").write_bytes(b"not a database at all, just text" * 100)
     with pytest.raises(DextError, match="cannot open the database"):
         open_store(tmp_path / "dext.db")
+
+
+def test_a_version_3_database_gains_the_merge_columns_with_its_sessions_kept(tmp_path: Path) -> None:
+    """v3 -> v4: an open merge from before keeps its progress and gets empty shared history and draft."""
+    from dext_tui.store import migrations
+
+    path = tmp_path / "dext.db"
+    db = sqlite3.connect(path)
+    for version, statements in enumerate(migrations.MIGRATIONS[:3], start=1):
+        for statement in statements:
+            db.execute(statement)
+        db.execute(f"PRAGMA user_version = {version}")
+    db.execute("INSERT INTO workspace (id, name, created_at) VALUES (1, 'Acme', '2025-01-01 00:00:00')")
+    db.execute(
+        "INSERT INTO mergesession (workspace_id, from_generation, to_generation, created_at, state, progress)"
+        """ VALUES (1, 1, 2, '2025-01-01 00:00:00', 'open', '{"suppliers": "pending"}')"""
+    )
+    db.commit()
+    db.close()
+
+    open_store(path).close()
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 4
+        row = db.execute("SELECT state, progress, shared, draft FROM mergesession").fetchone()
+        assert row == ("open", '{"suppliers": "pending"}', "{}", "{}")
+        with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
+            db.execute("UPDATE mergesession SET shared = NULL")
+    finally:
+        db.close()

@@ -11,6 +11,7 @@ from tui_helpers import connected_service, make_app, screen_text, settle
 from dext_tui.core.domain import ConnectionStatus, DisconnectChoice, Kind, RuleScope, RuleSpec
 from dext_tui.core.service import DextService
 from dext_tui.screens.dialogs import ConfirmDialog, ConnectDialog, DisconnectDialog
+from dext_tui.screens.merge_wizard import MergeWizard
 from dext_tui.screens.rule_dialog import RuleDialog
 from dext_tui.screens.rules_page import RulesPage
 from dext_tui.widgets.item_table import ItemTable
@@ -299,6 +300,10 @@ async def test_change_connection_from_the_menu_leaves_lists_to_merge(
         await pilot.press("enter")
         await settle(pilot, app)
         assert app.info.tenant_name == "Acme Widgets (new books)"
+        # Straight on to Merge lists; closing it leaves the lists to merge, on offer on the page.
+        assert isinstance(app.screen, MergeWizard)
+        await pilot.press("escape")
+        await settle(pilot, app)
         text = screen_text(app)
-        assert "To merge" in text and "suppliers" in text
+        assert "To merge" in text and "suppliers" in text and "Merge lists" in text
         assert any(n.title == "Changed connection to Beancount" for n in app._notifications)

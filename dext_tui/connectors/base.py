@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dext_tui.core.domain import Kind, RemoteItem
+from dext_tui.core.history import HistoryRecord
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,9 @@ class FetchResult:
     tenant_id: str | None = None  # what identifies the organisation (None: the source cannot tell)
     fingerprint: str | None = None  # None: the source cannot tell whether it changed
     warnings: list[str] = field(default_factory=list)
+    # The source's transactions as history records (`core.history`), when asked for and when the source
+    # can tell; None otherwise.
+    history: list[HistoryRecord] | None = None
 
 
 class Connector(Protocol):
@@ -29,5 +33,15 @@ class Connector(Protocol):
     def unchanged_since(self, fingerprint: str | None) -> bool:
         """True when the source is known not to have changed since `fingerprint` was taken."""
 
-    async def fetch(self, kinds: tuple[Kind, ...], *, isolate: bool = False) -> FetchResult:
-        """Fetch the given lists. `isolate` runs CPU-heavy work in another process (keeps a UI fluid)."""
+    async def fetch(
+        self, kinds: tuple[Kind, ...], *, isolate: bool = False, history: bool = False
+    ) -> FetchResult:
+        """Fetch the given lists. `isolate` runs CPU-heavy work in another process (keeps a UI fluid).
+        `history` asks for the source's history records too (`FetchResult.history`), read in the same
+        pass; a source that keeps none leaves it None."""
+
+    async def history(self, *, isolate: bool = False) -> list[HistoryRecord] | None:
+        """The source's transactions as history records (`core.history`), for Merge lists to tell which
+        items of other books are the same as these. Optional: a connector that cannot read history (a
+        cloud package without a transactions API) returns None, and callers do without. Raises like
+        `fetch` (ConnectionExpired, InvalidData, ...)."""

@@ -406,6 +406,46 @@ class MergePlan:
         }
 
 
+@dataclass(slots=True)
+class MergeDraft:
+    """The Merge lists wizard's unsaved work, kept in the store so that quitting half-way resumes there.
+
+    `choices[kind][old_id]` is the new item chosen for a former item, or None when the user left it as a
+    former item; an item without an entry is undecided (its suggestion, if any, is only shown).
+    `skipped` lists skipped as a whole; `step` is where the user was ("intro", a kind's value, "summary").
+    """
+
+    step: str = "intro"
+    choices: dict[Kind, dict[int, int | None]] = field(default_factory=dict)
+    skipped: set[Kind] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "choices": {k.value: {str(o): n for o, n in c.items()} for k, c in self.choices.items() if c},
+            "skipped": sorted(k.value for k in self.skipped),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> MergeDraft:
+        """Lenient: a draft is only a convenience, so anything unreadable in it is dropped."""
+        draft = cls()
+        if not isinstance(data, dict):
+            return draft
+        if isinstance(data.get("step"), str):
+            draft.step = data["step"]
+        kinds = {k.value: k for k in Kind}
+        for kind_value, pairs in (data.get("choices") or {}).items():
+            if kind_value in kinds and isinstance(pairs, dict):
+                draft.choices[kinds[kind_value]] = {
+                    int(o): n
+                    for o, n in pairs.items()
+                    if str(o).isdigit() and (n is None or (isinstance(n, int) and not isinstance(n, bool)))
+                }
+        draft.skipped = {kinds[k] for k in data.get("skipped") or [] if k in kinds}
+        return draft
+
+
 class DisconnectChoice(StrEnum):
     KEEP = "keep"  # keep the current lists (now the workspace's own); rules and settings stay
     REINSTATE = "reinstate"  # restore the lists, rules and settings from before integrating

@@ -40,6 +40,7 @@ from dext_tui.core.domain import (
     ItemStatus,
     Kind,
     ListCounts,
+    MergeDraft,
     MergePlan,
     MergeRow,
     ProgressFn,
@@ -51,6 +52,7 @@ from dext_tui.core.domain import (
     workspace_name_problem,
 )
 from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
+from dext_tui.core.history import HistoryRecord, SharedCounts, shared_counts
 from dext_tui.core.lists import (
     ORDER_BY,
     apply_remote_list,
@@ -136,6 +138,54 @@ def _merge_items(db: sqlite3.Connection, workspace_id: int, generation: int, kin
         rate = json.loads(data).get("rate") if data and kind == Kind.TAX_CODES else None
         out.append(MergeItem(item_id, code, name, None if rate is None else _rate_text(rate)))
     return out
+
+
+def _shared_items(
+    db: sqlite3.Connection,
+    workspace_id: int,
+    from_generation: int,
+    to_generation: int,
+    by_remote: SharedCounts,
+) -> dict[str, dict[str, int]]:
+    """`shared_counts` (by the connectors' remote ids, per list) as the store keeps it: {old item id:
+    {new item id: transactions}}, ids as text (JSON keys). Remote ids that name no item of the generation
+    (an account no list shows) are left out."""
+    if not by_remote:
+        return {}
+
+    def item_ids(generation: int) -> dict[tuple[str, str], int]:
+        rows = db.execute(
+            "SELECT id, kind, remote_id FROM listitem WHERE workspace_id = ? AND generation = ?"
+            " AND remote_id IS NOT NULL",
+            (workspace_id, generation),
+        )
+        return {(kind, remote_id): item_id for item_id, kind, remote_id in rows}
+
+    old_ids, new_ids = item_ids(from_generation), item_ids(to_generation)
+    out: dict[str, dict[str, int]] = {}
+    for kind, rows in by_remote.items():
+        for old_remote, targets in rows.items():
+            old_id = old_ids.get((kind, old_remote))
+            if old_id is None:
+                continue
+            row = {
+                str(new_ids[kind, new_remote]): count
+                for new_remote, count in targets.items()
+                if (kind, new_remote) in new_ids
+            }
+            if row:
+                out[str(old_id)] = row
+    return out
+
+
+def _merge_shared(db: sqlite3.Connection, session_id: int) -> dict[int, dict[int, int]]:
+    """A merge's shared history as `suggest` takes it: {old item id: {new item id: transactions}}."""
+    row = db.execute("SELECT shared FROM mergesession WHERE id = ?", (session_id,)).fetchone()
+    try:
+        stored = json.loads(row[0]) if row and row[0] else {}
+        return {int(old): {int(new): int(n) for new, n in row_.items()} for old, row_ in stored.items()}
+    except (ValueError, TypeError, AttributeError):
+        return {}  # unreadable evidence is no evidence: the names still suggest
 
 
 def _move_to(s: Session, conn: Connection, status: ConnectionStatus, reason: str, at: datetime) -> None:
@@ -1016,19 +1066,41 @@ class DextService:
     ) -> tuple[ConnectionInfo, list[ListCounts]]:
         """Move the workspace to other books: the new lists are read first (a bad ledger changes
         nothing), then in one transaction the former connection is disconnected, its items stay as the
-        former generation (rules keep pointing at them), the new lists come in, and a merge is opened."""
+        former generation (rules keep pointing at them), the new lists come in, and a merge is opened.
+
+        Both books' history is read too (the new books' in the same pass as their lists): the
+        transactions they share tell Merge lists which new item each former one became. The former
+        books are read at their connection's target; when they cannot be (gone, a provider without
+        history), the change goes ahead without that evidence."""
         current = await asyncio.to_thread(self.connection, ws)
         if current is None:
             raise NotConnected(f"workspace {ws.name!r} has no connection to change; connect one instead")
         connector = self.connector(provider, target)
         progress(RefreshEvent("reading"))
-        result = await connector.fetch(ALL_KINDS, isolate=isolate)
-        if result.tenant_id is not None and result.tenant_id == await asyncio.to_thread(
-            self._tenant_id, current.id
-        ):
-            raise DextError(
-                f"those are the same books ({result.tenant_name!r}); use Reconnect to connect them again"
-            )
+        # With `isolate` both books are parsed at once, each in a process of its own; in-process, one
+        # after the other (threads would only share the GIL), the former once the new ones are known good.
+        former_read = asyncio.ensure_future(self._former_history(current, isolate=True)) if isolate else None
+        try:
+            result = await connector.fetch(ALL_KINDS, isolate=isolate, history=True)
+            if result.tenant_id is not None and result.tenant_id == await asyncio.to_thread(
+                self._tenant_id, current.id
+            ):
+                raise DextError(
+                    f"those are the same books ({result.tenant_name!r}); use Reconnect to connect them again"
+                )
+            if former_read is not None:
+                former_history = await former_read
+            else:
+                former_history = await self._former_history(current, isolate=False)
+        except BaseException:
+            if former_read is not None and not former_read.done():
+                former_read.cancel()  # stops its loader process
+                await asyncio.wait([former_read])
+            raise
+        shared_by_remote: SharedCounts = {}
+        if former_history and result.history:
+            shared_by_remote = await asyncio.to_thread(shared_counts, former_history, result.history)
+        del former_history  # the records can be big; only the counts are needed from here
         loop = asyncio.get_running_loop()
         target_text = connector.target
         label = PROVIDER_LABELS.get(provider, provider)
@@ -1064,22 +1136,40 @@ class DextService:
                 ]
                 order = [k.value for k in MERGE_ORDER]
                 pending = {k: "pending" for k in sorted(former, key=order.index)}
-                s.add(
-                    MergeSession(
-                        workspace_id=ws.id,
-                        from_generation=from_generation,
-                        to_generation=generation,
-                        created_at=now,
-                        state="open" if pending else "done",
-                        progress=json.dumps(pending),
-                    )
+                merge = MergeSession(
+                    workspace_id=ws.id,
+                    from_generation=from_generation,
+                    to_generation=generation,
+                    created_at=now,
+                    state="open" if pending else "done",
+                    progress=json.dumps(pending),
                 )
-                return self._apply_all(s, ws, conn, result, loop, progress)
+                counts = self._apply_all(s, ws, conn, result, loop, progress)
+                # The new items have their ids now: the shared history can name them.
+                merge.shared = json.dumps(
+                    _shared_items(db, ws.id, from_generation, generation, shared_by_remote),
+                    separators=(",", ":"),
+                )
+                s.add(merge)
+                return counts
 
         counts = await asyncio.to_thread(write)
         info = await asyncio.to_thread(self.connection, ws)
         assert info is not None
         return info, counts
+
+    async def _former_history(self, current: ConnectionInfo, *, isolate: bool) -> list[HistoryRecord] | None:
+        """The history of the books `current` connects to, or None when it cannot be had: the ledger is
+        gone or broken, the provider keeps none. Never raises (but for cancellation): it is evidence for
+        Merge lists, and a change of books must not fail for want of it."""
+        try:
+            connector = self.connector(current.provider, current.target)
+            read = getattr(connector, "history", None)
+            return None if read is None else await read(isolate=isolate)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return None
 
     def _open_merge(
         self, db: sqlite3.Connection, ws: WorkspaceRef
@@ -1105,7 +1195,8 @@ class DextService:
             session = self._open_merge(db, ws)
             if session is None:
                 raise DextError(self._nothing_to_merge(db, ws))
-            _id, from_generation, to_generation, progress = session
+            session_id, from_generation, to_generation, progress = session
+            shared = _merge_shared(db, session_id)
             lists: dict[Kind, list[MergeRow]] = {}
             for kind_value, state in progress.items():
                 if state != "pending":
@@ -1114,7 +1205,7 @@ class DextService:
                 old = _merge_items(db, ws.id, from_generation, kind)
                 new = _merge_items(db, ws.id, to_generation, kind)
                 names = {i.id: i for i in new}
-                suggestions = suggest(old, new)
+                suggestions = suggest(old, new, shared)
                 rows = []
                 for item in old:
                     got = suggestions.get(item.id)
@@ -1130,10 +1221,17 @@ class DextService:
                 lists[kind] = rows
             return MergePlan(lists, {Kind(k): v for k, v in progress.items()})
 
-    def merge_apply(self, ws: WorkspaceRef, mapping: Mapping[Kind, Mapping[int, int | None]]) -> str:
+    def merge_apply(
+        self,
+        ws: WorkspaceRef,
+        mapping: Mapping[Kind, Mapping[int, int | None]],
+        *,
+        skip: Sequence[Kind] = (),
+    ) -> str:
         """Re-point rules and item settings from former items to the new items they map to, in one
         transaction, after a snapshot for undo. Mapped former items retire; unmapped ones stay as former
-        items with their rules. Every id is checked first: a bad one names itself and nothing changes."""
+        items with their rules. Lists in `skip` are skipped whole in the same transaction (the wizard's
+        Apply). Every id is checked first: a bad one names itself and nothing changes."""
         now = utcnow()
         stamp = db_time(now)
         with self.store.transaction() as db:
@@ -1142,6 +1240,9 @@ class DextService:
                 raise DextError(self._nothing_to_merge(db, ws))
             session_id, from_generation, to_generation, progress = session
             problems = []
+            for kind in skip:
+                if progress.get(kind.value) != "pending":
+                    problems.append(f"{kind.cli_name}: nothing left to merge, so nothing to skip")
             for kind, pairs in mapping.items():
                 state = progress.get(kind.value)
                 if state != "pending":
@@ -1200,10 +1301,17 @@ class DextService:
                     progress[kind.value] = "merged"
                 else:
                     left += len(remaining - set(pairs))
+            for kind in skip:
+                progress[kind.value] = "skipped"
             _save_progress(db, session_id, progress)
+            db.execute("UPDATE mergesession SET draft = '{}' WHERE id = ?", (session_id,))
         kinds = ", ".join(k.label.lower() for k in mapping)
         tail = f"; {left:,} former items still to merge" if left else ""
-        return f"Merged {kinds}: {mapped:,} items mapped, {moved:,} rule fields re-pointed{tail}."
+        skipped = f"Skipped {', '.join(k.label.lower() for k in skip)}." if skip else ""
+        if not mapping:
+            return skipped
+        merged = f"Merged {kinds}: {mapped:,} items mapped, {moved:,} rule fields re-pointed{tail}."
+        return f"{merged} {skipped}".strip()
 
     def merge_accept(self, ws: WorkspaceRef, min_confidence: float = 0.9) -> str:
         """Apply every suggestion at or above `min_confidence`, in the lists still to merge."""
@@ -1245,6 +1353,64 @@ class DextService:
             _save_progress(db, session[0], progress)
             db.execute("DELETE FROM snapshot WHERE id = ?", (row[0],))
         return f"Undid the last merge: {rules:,} rules and {items:,} items are as they were before it."
+
+    def merge_undo_available(self, ws: WorkspaceRef) -> bool:
+        with self.store.read() as db:
+            return (
+                db.execute(
+                    "SELECT 1 FROM snapshot WHERE workspace_id = ? AND reason = 'merge' LIMIT 1", (ws.id,)
+                ).fetchone()
+                is not None
+            )
+
+    def merge_weights(self, ws: WorkspaceRef) -> dict[int, tuple[int, int]]:
+        """For each former item still to merge that anything leans on: (rule fields that point at it,
+        manual settings that follow it: hidden, a default tax code, categories defaulting to it)."""
+        with self.store.read() as db:
+            session = self._open_merge(db, ws)
+            if session is None:
+                return {}
+            from_generation = session[1]
+            rules = rule_counts(db, ws.id)
+            defaulted = dict(
+                db.execute(
+                    "SELECT default_tax_code_id, count(*) FROM listitem WHERE workspace_id = ?"
+                    " AND default_tax_code_id IS NOT NULL GROUP BY default_tax_code_id",
+                    (ws.id,),
+                ).fetchall()
+            )
+            out: dict[int, tuple[int, int]] = {}
+            for item_id, hidden, has_default in db.execute(
+                "SELECT id, NOT visible, default_tax_code_id IS NOT NULL FROM listitem"
+                " WHERE workspace_id = ? AND generation = ? AND status = 'active'",
+                (ws.id, from_generation),
+            ):
+                settings = int(hidden) + int(has_default) + defaulted.get(item_id, 0)
+                if rules.get(item_id) or settings:
+                    out[item_id] = (rules.get(item_id, 0), settings)
+            return out
+
+    def merge_draft(self, ws: WorkspaceRef) -> MergeDraft:
+        """Where the Merge lists wizard was left (an empty draft when it never was)."""
+        with self.store.read() as db:
+            row = db.execute(
+                "SELECT draft FROM mergesession WHERE workspace_id = ? AND state = 'open'"
+                " ORDER BY id DESC LIMIT 1",
+                (ws.id,),
+            ).fetchone()
+        try:
+            return MergeDraft.from_json(json.loads(row[0]) if row else {})
+        except ValueError:
+            return MergeDraft()
+
+    def save_merge_draft(self, ws: WorkspaceRef, draft: MergeDraft) -> None:
+        with self.store.transaction() as db:
+            session = self._open_merge(db, ws)
+            if session is not None:
+                db.execute(
+                    "UPDATE mergesession SET draft = ? WHERE id = ?",
+                    (json.dumps(draft.to_json()), session[0]),
+                )
 
     # -- demo -------------------------------------------------------------------------------------
 

@@ -89,12 +89,18 @@ class IntegrationPage(VerticalScroll):
             with Horizontal(id="card-actions"):
                 yield ActionButton("Manage Connection ▾", id="manage")
                 yield ActionButton("Reconnect", id="reconnect", variant="success")
+                yield ActionButton("Merge lists…", id="merge", variant="primary")
                 yield ActionButton("Connect…", id="connect", variant="primary")
         yield Static(id="lists")  # a progress bar is mounted above it while a refresh runs
         yield Static(id="timeline")
 
     def on_action_button_pressed(self, event: ActionButton.Pressed) -> None:
-        actions = {"manage": "manage_menu", "reconnect": "reconnect", "connect": "connect"}
+        actions = {
+            "manage": "manage_menu",
+            "reconnect": "reconnect",
+            "connect": "connect",
+            "merge": "merge_lists",
+        }
         if event.button.id in actions:
             event.stop()
             getattr(self.app, f"action_{actions[event.button.id]}")()
@@ -113,6 +119,7 @@ class IntegrationPage(VerticalScroll):
         self.query_one("#manage").display = info is not None
         self.query_one("#reconnect").display = info is not None and info.status == ConnectionStatus.EXPIRED
         self.query_one("#connect").display = info is None
+        self.query_one("#merge").display = info is not None and bool(info.to_merge)
 
     def show_info(self, info: ConnectionInfo | None, *, now: datetime | None = None) -> None:
         own = None if info else tuple(sorted((getattr(self.app, "own_totals", None) or {}).items()))
@@ -152,7 +159,7 @@ class IntegrationPage(VerticalScroll):
                 lists = ", ".join(k.label.lower() for k in info.to_merge)
                 grid.add_row(
                     "To merge",
-                    Text(f"{lists} (from the former books: dext-tui merge --plan)", style="bold yellow"),
+                    Text(f"{lists} from the former books: Merge lists (l)", style="bold yellow"),
                 )
             if info.status == ConnectionStatus.CONNECTED and info.expires_at is not None:
                 grid.add_row("Expires", expires_text(info.expires_at, now or utcnow()))

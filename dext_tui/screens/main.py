@@ -40,6 +40,7 @@ class MainScreen(Screen[None]):
         Binding("r", "integration('refresh_all')", "Refresh all"),
         Binding("c", "integration('connect')", "Connect"),
         Binding("e", "integration('reconnect')", "Reconnect"),
+        Binding("l", "integration('merge_lists')", "Merge lists"),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

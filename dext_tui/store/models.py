@@ -81,6 +81,9 @@ class MergeSession(SQLModel, table=True):
     created_at: datetime
     state: str  # open | done
     progress: str  # JSON: {kind: "pending" | "merged" | "skipped"}
+    # JSON {old item id: {new item id: transactions they share}} (ids as text), from both books' history
+    shared: str = "{}"
+    draft: str = "{}"  # JSON: the Merge lists wizard's saved choices, not applied yet
 
 
 class Snapshot(SQLModel, table=True):

@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.binding import Binding
-from textual.geometry import Size
 from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from dext_tui.core.text import printable
+from dext_tui.widgets.virtual_table import VirtualTable
 
 STATUS_WIDTH = 8
 RULES_WIDTH = 5
@@ -83,7 +80,7 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
-class ItemTable(ScrollView, can_focus=True):
+class ItemTable(VirtualTable):
     """Rows of code, name and status; a cursor; filter with `set_filter`."""
 
     COMPONENT_CLASSES = {
@@ -100,16 +97,6 @@ class ItemTable(ScrollView, can_focus=True):
     }
     ItemTable > .item-table--archived { color: $text-muted; text-style: italic; }
     """
-    BINDINGS = [
-        Binding("up", "cursor(-1)", "Up", show=False),
-        Binding("down", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "jump(0)", "First", show=False),
-        Binding("end", "jump(-1)", "Last", show=False),
-    ]
-
-    cursor: reactive[int] = reactive(0, always_update=True, repaint=True)
 
     class Typed(Message):
         """A printable key on the table: the page starts (or continues) the filter with it."""
@@ -121,15 +108,10 @@ class ItemTable(ScrollView, can_focus=True):
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self._data = TableData.empty()
-        self._visible: list[int] = []
         self._filter = ""
         self._show_archived = False
 
     # -- data -------------------------------------------------------------------------------------
-
-    @property
-    def row_count(self) -> int:
-        return len(self._visible)
 
     @property
     def total_count(self) -> int:
@@ -152,13 +134,6 @@ class ItemTable(ScrollView, can_focus=True):
         status = "archived" if d.archived[index] else "hidden" if d.hidden and d.hidden[index] else "active"
         rules = d.rules[index] if d.rules else 0
         return TableRow(d.ids[index], printable(d.codes[index]), printable(d.names[index]), status, rules)
-
-    @property
-    def current_index(self) -> int | None:
-        """The current row's index in the data (not in the filtered view)."""
-        if 0 <= self.cursor < len(self._visible):
-            return self._visible[self.cursor]
-        return None
 
     def select_id(self, item_id: int) -> None:
         """Put the cursor on this item if it is shown."""
@@ -208,61 +183,17 @@ class ItemTable(ScrollView, can_focus=True):
                 visible = [i for i, h in enumerate(hay) if needle in h and not archived[i]]
             else:
                 visible = [i for i, a in enumerate(archived) if not a]
-        self._visible = visible
         cursor = None
         if keep_id is not None:
             ids = data.ids
             cursor = next((pos for pos, i in enumerate(visible) if ids[i] == keep_id), None)
-        if cursor is None:
-            cursor = min(max(fallback, 0), max(len(visible) - 1, 0))
-        self.virtual_size = Size(self.size.width, len(visible) + 1)
-        self.cursor = cursor
-        self._scroll_to_cursor()
-        self.refresh()
-
-    # -- movement ---------------------------------------------------------------------------------
-
-    @property
-    def _page_height(self) -> int:
-        return max(1, self.scrollable_content_region.height - 1)
-
-    def _scroll_to_cursor(self) -> None:
-        top = round(self.scroll_y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + self._page_height:
-            self.scroll_to(y=self.cursor - self._page_height + 1, animate=False, immediate=True)
-
-    def move_cursor(self, delta: int) -> None:
-        if not self._visible:
-            return
-        self.cursor = min(max(self.cursor + delta, 0), len(self._visible) - 1)
-        self._scroll_to_cursor()
-
-    def action_cursor(self, delta: int) -> None:
-        self.move_cursor(delta)
-
-    def action_page(self, direction: int) -> None:
-        self.move_cursor(direction * self._page_height)
-
-    def action_jump(self, where: int) -> None:
-        if self._visible:
-            self.move_cursor((len(self._visible) - 1 if where < 0 else 0) - self.cursor)
+        self.show_rows(visible, fallback if cursor is None else cursor)
 
     def on_key(self, event: events.Key) -> None:
         if event.is_printable and event.character and event.character not in "\t\r\n":
             event.stop()
             event.prevent_default()
             self.post_message(self.Typed(event.character))
-
-    def on_click(self, event: events.Click) -> None:
-        row = round(self.scroll_y) + event.y - 1
-        if 0 <= row < len(self._visible) and event.y >= 1:
-            self.cursor = row
-
-    def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._visible) + 1)
-        self._scroll_to_cursor()
 
     # -- rendering --------------------------------------------------------------------------------
 

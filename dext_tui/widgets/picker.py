@@ -51,7 +51,7 @@ class PickerScreen(ModalScreen[Picked | None]):
         Binding("down", "move(1)", show=False),
         Binding("pageup", "page(-1)", show=False),
         Binding("pagedown", "page(1)", show=False),
-        Binding("ctrl+d", "clear", "No value"),
+        Binding("ctrl+d", "clear", "No value", priority=True),  # over the filter's delete-right
     ]
 
     def __init__(self, title: str, data: TableData, *, current: int | None = None, allow_none: bool = True):
