@@ -255,7 +255,20 @@ class MergeWizard(Screen[bool]):
         for kind, state in plan.states.items():
             if state != "pending":
                 grid.add_row(Text(kind.label, style="dim"), "", Text(f"already {state}", style="dim"))
-        self.query_one("#step-text", Static).update(grid)
+        rows = [r for kind in self.kinds for r in plan.lists[kind]]
+        with_history = sum(1 for r in rows if r.reason and "shared transaction" in r.reason)
+        evidence = (
+            f"{with_history:,} of {len(rows):,} former items share transactions with a new item:"
+            " the same bills in both books are the surest sign of what became what."
+            if with_history
+            else "No transactions are shared between the former and the new books (or the former"
+            " books could no longer be read): the suggestions come from codes and names only."
+        )
+        body = Table.grid()
+        body.add_row(grid)
+        body.add_row("")
+        body.add_row(Text(evidence, style="italic"))
+        self.query_one("#step-text", Static).update(body)
         self._counts("n or Enter: Continue · Esc: close (your choices are kept)")
 
     # -- one list ---------------------------------------------------------------------------------
@@ -314,7 +327,7 @@ class MergeWizard(Screen[bool]):
         skipped = " · list skipped" if kind in self.draft.skipped else ""
         self._counts(
             f"{chosen:,} mapped · {left:,} left · {undecided:,} undecided{skipped}"
-            f" · threshold {self.threshold:.0%}"
+            f" · threshold {self.threshold:.0%} (+/-)"
         )
 
     def _counts(self, text: str) -> None:
@@ -432,7 +445,9 @@ class MergeWizard(Screen[bool]):
         self._redescribe(kind)
         plural = "s" if accepted != 1 else ""
         self.notify(
-            f"Accepted {accepted:,} suggestion{plural} at {self.threshold:.0%} or surer.", markup=False
+            f"Accepted {accepted:,} suggestion{plural} at {self.threshold:.0%} or surer.",
+            markup=False,
+            timeout=3,
         )
 
     def action_threshold(self, delta: int) -> None:
@@ -569,8 +584,8 @@ class MergeWizard(Screen[bool]):
             self.action_back()
 
     def action_close(self) -> None:
-        if self.focused is self.query_one("#merge-filter", Input):
-            box = self.query_one("#merge-filter", Input)
+        box = self.query_one("#merge-filter", Input)
+        if self.focused is box or box.value:  # Esc clears the filter first, then closes
             box.value = ""
             self.query_one("#filter-row").set_class(False, "shown")
             self.query_one(MergeTable).focus()
