@@ -164,7 +164,7 @@ def test_records_use_exactly_the_remote_ids_of_the_lists(small_ledger: Path) -> 
             "2024-01-10",
             "GBP",
             "2400",
-            (("categories", "Income:Sales", "2400"), ("customers", "Big Client plc", "2400")),
+            (("categories", "Income:Sales", "-2400"), ("customers", "Big Client plc", "2400")),
         ),
         (  # no payee: no supplier
             "2024-01-11",

@@ -9,7 +9,7 @@ One record per Transaction (the format is `core.history`'s)::
   holiday units, a purchase at cost) names them all, sorted, joined with `+`, in both fields;
 - refs: the items of the lists the transaction mentions, by EXACTLY the remote ids `extract_lists` gives
   them (`beancount_ledger` documents the conventions), each with the amount it carries (unsigned):
-  - categories: each Expenses / Income account posted to (its postings' net amount);
+  - categories: each Expenses / Income account posted to (its postings' net amount, signed);
   - suppliers: the stripped payee when the transaction posts to Expenses; customers: the payee when it
     posts to Income (one payee a transaction, so its amount never has to tell two apart: the total);
   - bank_accounts: each Assets / Liabilities account with a negative posting beside an expense (the
@@ -123,7 +123,11 @@ def extract_history(entries: list[Any], options: dict[str, Any]) -> list[History
             currencies = sorted(others)
             currency = "+".join(currencies)
             total_text = "+".join([text(others[c]) for c in currencies])
-        refs: list[HistoryRef] = [(_CATEGORIES, a, text(n)) for a, n in categories.items()]
+        # Categories keep their sign: a payslip's income line and the expense line of the same amount
+        # (group-term life, say) are then told apart.
+        refs: list[HistoryRef] = [
+            (_CATEGORIES, a, "-" + text(n) if n < 0 else text(n)) for a, n in categories.items()
+        ]
         payee = entry.payee
         if payee:
             payee = payee.strip()
