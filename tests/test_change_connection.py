@@ -268,3 +268,27 @@ def test_change_of_books_on_bean_example_merges_every_rule_and_undo_restores(
     undone = json.loads(run(data, "rules", "list", "--json").stdout)
     assert "Metro Transport Authority" in {r["target"]["name"] for r in undone}  # back as before that merge
     assert json.loads(run(data, "merge", "--plan", "--json").stdout)["lists"]
+
+
+async def test_a_default_tax_code_follows_both_the_category_and_the_tax_code(
+    service, small_ledger, write_ledger
+) -> None:
+    """A category's default tax code (a manual setting) moves to the new category, and points at the new
+    tax code once the tax codes are merged too, whichever order the lists are merged in."""
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    rent = service.find_item(ws, Kind.CATEGORIES, "Expenses:Office:Rent")
+    s20 = service.find_item(ws, Kind.TAX_CODES, "S20")
+    service.set_default_tax_code(ws, rent.id, s20.id)
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    new_rent = service.find_item(ws, Kind.CATEGORIES, "Expenses:Office:Rent")
+    new_s20 = service.find_item(ws, Kind.TAX_CODES, "S20")
+    assert new_rent.id != rent.id and new_rent.default_tax_code_id is None
+
+    service.merge_apply(ws, {Kind.CATEGORIES: {rent.id: new_rent.id}})
+    assert service.find_item(ws, Kind.CATEGORIES, "Expenses:Office:Rent").default_tax_code_id == s20.id
+    service.merge_apply(ws, {Kind.TAX_CODES: {s20.id: new_s20.id}})
+    assert service.find_item(ws, Kind.CATEGORIES, "Expenses:Office:Rent").default_tax_code_id == new_s20.id
+
+    service.merge_undo(ws)  # the tax codes' merge only: the category keeps the former tax code
+    assert service.find_item(ws, Kind.CATEGORIES, "Expenses:Office:Rent").default_tax_code_id == s20.id

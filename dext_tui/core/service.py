@@ -215,40 +215,57 @@ def _add_snapshot(s: Session, workspace_id: int, reason: str, generation: int, a
     )
 
 
-def _is_item(db: sqlite3.Connection, workspace_id: int, item_id: int, generation: int, kind: Kind) -> bool:
-    return (
-        db.execute(
-            "SELECT 1 FROM listitem WHERE id = ? AND workspace_id = ? AND generation = ? AND kind = ?",
-            (item_id, workspace_id, generation, kind.value),
-        ).fetchone()
-        is not None
+def _item_ids(db: sqlite3.Connection, workspace_id: int, generation: int, kind: Kind) -> set[int]:
+    """Every item id of one generation of a list (checking 100,000 ids one query each took seconds)."""
+    rows = db.execute(
+        "SELECT id FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = ?",
+        (workspace_id, generation, kind.value),
     )
+    return {item_id for (item_id,) in rows}
 
 
 RULE_COLUMNS = ("target_item_id", *(f"{name}_id" for name in RULE_FIELDS))
 
 
-def _repoint(db: sqlite3.Connection, workspace_id: int, old_id: int, new_id: int, stamp: str) -> int:
-    """Everything that pointed at a former item now points at the new one; the former item retires.
+def _repoint(db: sqlite3.Connection, workspace_id: int, pairs: Sequence[tuple[int, int]], stamp: str) -> int:
+    """Everything that pointed at the former items now points at the new ones they map to; the former
+    items retire. Set-based (a temporary mapping table), so 100,000 items take a second, not minutes.
     Returns how many rule fields moved."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS merge_map (old_id INTEGER PRIMARY KEY, new_id INTEGER)")
+    db.execute("CREATE INDEX IF NOT EXISTS temp.merge_map_new ON merge_map (new_id)")  # settings, by new item
+    db.execute("DELETE FROM merge_map")
+    db.executemany("INSERT INTO merge_map (old_id, new_id) VALUES (?, ?)", pairs)
     moved = 0
     for column in RULE_COLUMNS:
         moved += db.execute(
-            f"UPDATE rule SET {column} = ?, updated_at = ? WHERE workspace_id = ? AND {column} = ?",
-            (new_id, stamp, workspace_id, old_id),
+            f"UPDATE rule SET {column} = (SELECT new_id FROM merge_map WHERE old_id = rule.{column}),"
+            f" updated_at = ? WHERE workspace_id = ? AND {column} IN (SELECT old_id FROM merge_map)",
+            (stamp, workspace_id),
         ).rowcount
-    # Manual settings follow: hidden stays hidden, a default tax code carries over.
+    # Manual settings follow: a new item is hidden if a former item mapped to it was, and takes a
+    # former item's default tax code when it has none of its own.
     db.execute(
-        "UPDATE listitem SET visible = visible AND (SELECT visible FROM listitem WHERE id = ?),"
-        " default_tax_code_id = COALESCE(default_tax_code_id,"
-        " (SELECT default_tax_code_id FROM listitem WHERE id = ?)), updated_at = ? WHERE id = ?",
-        (old_id, old_id, stamp, new_id),
+        "UPDATE listitem SET updated_at = ?,"
+        " visible = visible AND NOT EXISTS (SELECT 1 FROM merge_map m JOIN listitem o ON o.id = m.old_id"
+        "  WHERE m.new_id = listitem.id AND NOT o.visible),"
+        " default_tax_code_id = COALESCE(default_tax_code_id, (SELECT o.default_tax_code_id FROM merge_map m"
+        "  JOIN listitem o ON o.id = m.old_id WHERE m.new_id = listitem.id"
+        "  AND o.default_tax_code_id IS NOT NULL ORDER BY o.id LIMIT 1))"
+        " WHERE id IN (SELECT new_id FROM merge_map)",
+        (stamp,),
     )
-    db.execute(  # categories whose default tax code was this former tax code
-        "UPDATE listitem SET default_tax_code_id = ? WHERE workspace_id = ? AND default_tax_code_id = ?",
-        (new_id, workspace_id, old_id),
+    # Categories whose default tax code was a former tax code now default to the new one.
+    db.execute(
+        "UPDATE listitem SET default_tax_code_id ="
+        " (SELECT new_id FROM merge_map WHERE old_id = listitem.default_tax_code_id)"
+        " WHERE workspace_id = ? AND default_tax_code_id IN (SELECT old_id FROM merge_map)",
+        (workspace_id,),
     )
-    db.execute("UPDATE listitem SET status = 'archived', updated_at = ? WHERE id = ?", (stamp, old_id))
+    db.execute(
+        "UPDATE listitem SET status = 'archived', updated_at = ? WHERE id IN (SELECT old_id FROM merge_map)",
+        (stamp,),
+    )
+    db.execute("DELETE FROM merge_map")
     return moved
 
 
@@ -1248,10 +1265,12 @@ class DextService:
                 if state != "pending":
                     problems.append(f"{kind.cli_name}: {'already ' + state if state else 'nothing to merge'}")
                     continue
+                former = _item_ids(db, ws.id, from_generation, kind)
+                current = _item_ids(db, ws.id, to_generation, kind)
                 for old_id, new_id in pairs.items():
-                    if not _is_item(db, ws.id, old_id, from_generation, kind):
+                    if old_id not in former:
                         problems.append(f"{kind.cli_name}: {old_id} is not a former item of this list")
-                    if new_id is not None and not _is_item(db, ws.id, new_id, to_generation, kind):
+                    if new_id is not None and new_id not in current:
                         problems.append(f"{kind.cli_name}: {new_id} is not an item of the new list")
             # One rule per supplier (customer, payment method): two former items mapped to one new item
             # cannot both bring their rules.
@@ -1281,12 +1300,11 @@ class DextService:
                     ),
                 ),
             )
-            moved = mapped = left = 0
+            moved_pairs = [(o, n) for pairs in mapping.values() for o, n in pairs.items() if n is not None]
+            mapped = len(moved_pairs)
+            moved = _repoint(db, ws.id, moved_pairs, stamp)
+            left = 0
             for kind, pairs in mapping.items():
-                for old_id, new_id in pairs.items():
-                    if new_id is not None:
-                        mapped += 1
-                        moved += _repoint(db, ws.id, old_id, new_id, stamp)
                 # A list is merged once every former item has been decided (mapped, or left with null);
                 # until then it stays on offer with what is left.
                 remaining = {

@@ -16,10 +16,13 @@ from textual.widgets.option_list import Option
 
 from dext_tui.connectors.beancount_ledger import missing_reason
 from dext_tui.core.domain import (
+    ALL_KINDS,
     ConnectionInfo,
     DisconnectChoice,
     DisconnectPreview,
+    Kind,
     ListCounts,
+    RefreshEvent,
     normalise_workspace_name,
     workspace_name_problem,
 )
@@ -155,15 +158,31 @@ class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]
         app = self.app
         await app.wait_ready()  # type: ignore[attr-defined]
         service, ws = app.service, app.workspace  # type: ignore[attr-defined]
+        line = self.query_one("#path-check", Static)
+        saved: list[Kind] = []
+
+        def progress(event: RefreshEvent) -> None:
+            """Each list as it is pulled in: "Saving suppliers… (5 of 7 lists)"."""
+            if event.state == "reading":
+                reading = "the former and the new books" if self.changing else "the ledger"
+                line.update(Text(f"Reading {reading}…"))
+            elif event.state == "applying" and event.kind is not None:
+                line.update(
+                    Text(f"Saving {event.kind.label.lower()}… ({len(saved)} of {len(ALL_KINDS)} lists)")
+                )
+            elif event.state in ("done", "failed") and event.kind is not None:
+                saved.append(event.kind)
+
         try:
             if self.changing:
-                result = await service.change_connection(ws, "beancount", path, isolate=True)
+                result = await service.change_connection(
+                    ws, "beancount", path, progress=progress, isolate=True
+                )
             elif self.reconnecting:
-                result = await service.reconnect(ws, path, isolate=True)
+                result = await service.reconnect(ws, path, progress=progress, isolate=True)
             else:
-                result = await service.connect(ws, "beancount", path, isolate=True)
+                result = await service.connect(ws, "beancount", path, progress=progress, isolate=True)
         except DextError as exc:
-            line = self.query_one("#path-check", Static)
             line.add_class("error")
             line.update(Text("✗ " + printable(str(exc))))
             self.query_one("#go", Button).disabled = False

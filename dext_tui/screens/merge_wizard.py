@@ -544,6 +544,8 @@ class MergeWizard(Screen[bool]):
             return
         app = self.app
         self._applying = True
+        mapped = sum(1 for pairs in mapping.values() for n in pairs.values() if n is not None)
+        self._counts(f"Applying: re-pointing {mapped:,} items in one transaction…")
         try:
             message = await asyncio.to_thread(
                 app.service.merge_apply,
