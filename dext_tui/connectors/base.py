@@ -21,6 +21,9 @@ class FetchResult:
     # The source's transactions as history records (`core.history`), when asked for and when the source
     # can tell; None otherwise.
     history: list[HistoryRecord] | None = None
+    # Lists fetched incrementally (`fetch(since=...)`): they hold only what changed since then, so an
+    # item missing from them has not gone. Every other list is whole.
+    partial: frozenset[Kind] = frozenset()
 
 
 class Connector(Protocol):
@@ -34,11 +37,18 @@ class Connector(Protocol):
         """True when the source is known not to have changed since `fingerprint` was taken."""
 
     async def fetch(
-        self, kinds: tuple[Kind, ...], *, isolate: bool = False, history: bool = False
+        self,
+        kinds: tuple[Kind, ...],
+        *,
+        isolate: bool = False,
+        history: bool = False,
+        since: str | None = None,
     ) -> FetchResult:
         """Fetch the given lists. `isolate` runs CPU-heavy work in another process (keeps a UI fluid).
         `history` asks for the source's history records too (`FetchResult.history`), read in the same
-        pass; a source that keeps none leaves it None."""
+        pass; a source that keeps none leaves it None. `since` is the fingerprint of the last refresh:
+        a source that can fetch only what changed since (Xero's If-Modified-Since) does, and names
+        those lists in `FetchResult.partial`; others ignore it."""
 
     async def history(self, *, isolate: bool = False) -> list[HistoryRecord] | None:
         """The source's transactions as history records (`core.history`), for Merge lists to tell which

@@ -424,7 +424,12 @@ class BeancountConnector:
         return str(self.ledger), str(self.cache_dir) if self.cache_dir else None
 
     async def fetch(
-        self, kinds: tuple[Kind, ...] = ALL_KINDS, *, isolate: bool = False, history: bool = False
+        self,
+        kinds: tuple[Kind, ...] = ALL_KINDS,
+        *,
+        isolate: bool = False,
+        history: bool = False,
+        since: str | None = None,  # a ledger is always read whole (`unchanged_since` skips the read)
     ) -> FetchResult:
         """Every list in `kinds`; with `history`, the ledger's history records too, from the same parse."""
         self.check_source()
