@@ -172,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     sub.add_parser("workspaces", help="list workspaces")
+
+    p = sub.add_parser(
+        "sandbox",
+        help="serve local Xero- and QuickBooks-compatible servers (dext-tui sandbox --help)",
+        add_help=False,
+    )
+    p.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -497,6 +504,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dext_tui.app import run_app
 
             return run_app(data_dir=args.data_dir, workspace=args.workspace, demo=args.demo)
+        if args.command == "sandbox":  # a server of its own: no store, no workspace
+            from dext_tui.sandbox import run_sandbox
+
+            return run_sandbox(list(args.rest))
         _check_usage(args)  # before anything is opened or created
         return asyncio.run(_run_command(args))
     except UsageError as exc:

@@ -104,3 +104,33 @@ def test_a_version_3_database_gains_the_merge_columns_with_its_sessions_kept(tmp
             db.execute("UPDATE mergesession SET shared = NULL")
     finally:
         db.close()
+
+
+def test_a_partial_list_updates_what_came_and_keeps_the_rest(tmp_path) -> None:
+    """An incremental refresh (Xero's If-Modified-Since) brings only what changed: nothing else is archived,
+    an item archived at the source counts as archived, and the total stays the list's whole size."""
+    from dext_tui.core.domain import ItemStatus, Kind, RemoteItem
+    from dext_tui.core.lists import apply_remote_list
+    from dext_tui.store.engine import open_store
+
+    store = open_store(tmp_path / "dext.db", set_up=True)
+    with store.transaction() as db:
+        db.execute("INSERT INTO workspace (id, name, created_at) VALUES (1, 'Acme', '2026-01-01')")
+        db.execute(
+            "INSERT INTO connection (id, workspace_id, provider, status, connected_at, generation)"
+            " VALUES (1, 1, 'xero', 'connected', '2026-01-01', 1)"
+        )
+        args = {"workspace_id": 1, "connection_id": 1, "generation": 1, "kind": Kind.SUPPLIERS}
+        whole = [RemoteItem(f"c{i}", None, f"Supplier {i}") for i in range(5)]
+        apply_remote_list(db, items=whole, fingerprint="t1", **args)
+        delta = [
+            RemoteItem("c1", None, "Supplier 1 renamed"),
+            RemoteItem("c2", None, "Supplier 2", ItemStatus.ARCHIVED),
+            RemoteItem("c9", None, "New supplier"),
+        ]
+        counts = apply_remote_list(db, items=delta, fingerprint="t2", partial=True, **args)
+        rows = dict(db.execute("SELECT remote_id, status || ' ' || name FROM listitem").fetchall())
+    store.close()
+    assert (counts.added, counts.changed, counts.archived, counts.total) == (1, 1, 1, 6)
+    assert rows["c0"] == "active Supplier 0" and rows["c4"] == "active Supplier 4"  # not in the delta: kept
+    assert rows["c1"] == "active Supplier 1 renamed" and rows["c2"] == "archived Supplier 2"

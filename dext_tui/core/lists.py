@@ -33,8 +33,10 @@ def apply_remote_list(
     kind: Kind,
     items: list[RemoteItem],
     fingerprint: str | None,
+    partial: bool = False,
 ) -> ListCounts:
-    """Diff `items` against the stored list of this connection and write the difference."""
+    """Diff `items` against the stored list of this connection and write the difference. A `partial`
+    list (fetched incrementally) holds only what changed: items missing from it stay as they are."""
     now = db_time(utcnow())
     rows = db.execute(
         "SELECT id, remote_id, code, name, status, data FROM listitem WHERE connection_id = ? AND kind = ?",
@@ -44,7 +46,7 @@ def apply_remote_list(
     seen: set[str] = set()
     inserts: list[tuple] = []
     updates: list[tuple] = []
-    added = changed = restored = 0
+    added = changed = restored = archived = 0
     for item in items:
         if item.remote_id in seen:
             continue  # a provider listing the same id twice: the first wins
@@ -73,9 +75,16 @@ def apply_remote_list(
             updates.append((item.code, item.name, status, data, now, old[0]))
             if old[4] == ItemStatus.ARCHIVED and status == ItemStatus.ACTIVE:
                 restored += 1
+            elif old[4] == ItemStatus.ACTIVE and status == ItemStatus.ARCHIVED:
+                archived += 1  # archived at the source (Xero lists archived contacts as such)
             else:
                 changed += 1
-    vanished = [(now, r[0]) for rid, r in existing.items() if rid not in seen and r[4] != ItemStatus.ARCHIVED]
+    vanished = (
+        []
+        if partial
+        else [(now, r[0]) for rid, r in existing.items() if rid not in seen and r[4] != ItemStatus.ARCHIVED]
+    )
+    archived += len(vanished)
     if inserts:
         db.executemany(
             "INSERT INTO listitem (workspace_id, kind, connection_id, generation, remote_id, code, name,"
@@ -90,7 +99,7 @@ def apply_remote_list(
         )
     if vanished:
         db.executemany("UPDATE listitem SET status = 'archived', updated_at = ? WHERE id = ?", vanished)
-    total = len(seen)
+    total = len(existing) + added if partial else len(seen)
     db.execute(
         "INSERT INTO listsync (connection_id, kind, last_attempt_at, last_success_at, added, changed,"
         " archived, total, error, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
@@ -98,10 +107,10 @@ def apply_remote_list(
         " last_success_at = excluded.last_success_at, added = excluded.added, changed = excluded.changed,"
         " archived = excluded.archived, total = excluded.total, error = NULL,"
         " fingerprint = excluded.fingerprint",
-        (connection_id, kind.value, now, now, added, changed, len(vanished), total, fingerprint),
+        (connection_id, kind.value, now, now, added, changed, archived, total, fingerprint),
     )
     return ListCounts(
-        kind=kind, added=added, changed=changed, archived=len(vanished), restored=restored, total=total
+        kind=kind, added=added, changed=changed, archived=archived, restored=restored, total=total
     )
 
 

@@ -565,9 +565,10 @@ class DextService:
             raise
 
         fingerprints = await asyncio.to_thread(self._fingerprints, info.id, kinds)
+        since = None  # the last refresh of these lists, when they all had the same one
         if not force and len(set(fingerprints.values())) == 1 and len(fingerprints) == len(kinds):
-            fingerprint = next(iter(fingerprints.values()))
-            if connector.unchanged_since(fingerprint):
+            since = next(iter(fingerprints.values()))
+            if connector.unchanged_since(since):
                 counts = await asyncio.to_thread(self._touch_unchanged, info.id, kinds)
                 for c in counts:
                     progress(RefreshEvent("done", c.kind, c))
@@ -575,7 +576,7 @@ class DextService:
 
         progress(RefreshEvent("reading"))
         try:
-            result = await connector.fetch(kinds, isolate=isolate)
+            result = await connector.fetch(kinds, isolate=isolate, since=since)
         except ConnectionExpired as exc:
             await asyncio.to_thread(self.mark_expired, info.id, str(exc))
             raise
@@ -593,6 +594,7 @@ class DextService:
                         kind=kind,
                         items=result.lists[kind],
                         fingerprint=result.fingerprint,
+                        partial=kind in result.partial,
                     )
             except Exception as exc:
                 message = f"could not save the list: {exc.__class__.__name__}: {exc}"
