@@ -503,11 +503,24 @@ class DextApp(App[int]):
 
         if self.info is None:
             return
+        if self.info.provider in ("xero", "quickbooks"):  # logging in again renews the authorisation
+            from dext_tui.screens.login import LoginDialog
+
+            self.push_screen(LoginDialog(self.info.provider, how="reconnect"), self._connected)
+            return
         self.push_screen(ConnectDialog(reconnect=self.info), self._connected)
 
-    def _connected(self, result: tuple[ConnectionInfo, list[ListCounts]] | None) -> None:
+    def _connected(self, result: object) -> None:
+        from dext_tui.screens.dialogs import LoginRequest
+
         if result is None:
             return
+        if isinstance(result, LoginRequest):
+            from dext_tui.screens.login import LoginDialog
+
+            self.push_screen(LoginDialog(result.provider, how=result.how), self._connected)
+            return
+        assert isinstance(result, tuple)
         info, counts = result
         if self.info is None:
             verb = "Connected"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dext_tui import __version__
+from dext_tui.core.cloud_auth import CLOUD_PROVIDERS
 from dext_tui.core.domain import (
     ALL_KINDS,
     RULE_FIELDS,
@@ -30,6 +31,7 @@ from dext_tui.core.domain import (
 from dext_tui.core.errors import DextError, UsageError
 from dext_tui.core.text import printable
 
+PROVIDERS = ["beancount", *CLOUD_PROVIDERS]
 KIND_CHOICES = [k.cli_name for k in ALL_KINDS]
 SCOPE_CHOICES = [s.cli_name for s in RuleScope]
 TIMELINE_SHOWN = 50  # status --json: the latest timeline events
@@ -39,6 +41,22 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line and the usage, exit 2, never a traceback
         self.print_usage(sys.stderr)
         self.exit(2, f"dext-tui: error: {message}\n")
+
+
+def _login_options(p: argparse.ArgumentParser) -> None:
+    """Logging in to cloud books from a terminal: print the URL, then hand back where the browser landed."""
+    p.add_argument(
+        "--print-url",
+        action="store_true",
+        help="xero/quickbooks: print the login URL and keep the pending login (step 1)",
+    )
+    p.add_argument(
+        "--redirect-url",
+        metavar="URL",
+        help="xero/quickbooks: the URL the browser landed on after logging in (step 2)",
+    )
+    p.add_argument("--tenant", metavar="NAME", help="xero: the organisation, when the login opens several")
+    p.add_argument("--json", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,20 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("connect", help="connect accounting software and pull every list")
-    p.add_argument("provider", choices=["beancount"], help="the accounting software")
-    p.add_argument("target", metavar="PATH", help="the ledger file (beancount)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("provider", choices=PROVIDERS, help="the accounting software")
+    p.add_argument("target", metavar="PATH", nargs="?", help="the ledger file (beancount)")
+    _login_options(p)
 
     p = sub.add_parser("reconnect", help="connect the same software again (a moved ledger: give its PATH)")
     p.add_argument("target", metavar="PATH", nargs="?", help="the ledger file, if it moved")
-    p.add_argument("--json", action="store_true")
+    _login_options(p)
 
     p = sub.add_parser(
         "change", help="move to other books: disconnect the current software, connect PROVIDER, merge lists"
     )
-    p.add_argument("provider", choices=["beancount"], help="the accounting software")
-    p.add_argument("target", metavar="PATH", help="the ledger file (beancount)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("provider", choices=PROVIDERS, help="the accounting software")
+    p.add_argument("target", metavar="PATH", nargs="?", help="the ledger file (beancount)")
+    _login_options(p)
 
     p = sub.add_parser("merge", help="after change: merge the former lists into the new ones")
     what = p.add_mutually_exclusive_group(required=True)
@@ -256,7 +274,62 @@ def _print_items(rows: list[Any], as_json: bool) -> None:
         print(f"{printable(r.code):<{code_w}}  {r.status:<8}  {printable(r.name)}")
 
 
+def _logs_in(args: argparse.Namespace) -> bool:
+    return bool(args.print_url or args.redirect_url or args.tenant)
+
+
+async def _log_in(
+    service: Any, ws: Any, provider: str, args: argparse.Namespace
+) -> tuple[ConnectionInfo, list[ListCounts]] | None:
+    """Step 1 (--print-url) prints the login URL; step 2 (--redirect-url, and --tenant when the login
+    opens several organisations) completes it and connects. None after step 1."""
+    auth = service.authorisations
+    command = f"dext-tui {args.command}" + (f" {provider}" if args.command != "reconnect" else "")
+    if args.print_url:
+        url = auth.begin(provider, ws.id)
+        if args.json:
+            _print_json({"workspace": ws.name, "provider": provider, "url": url})
+        else:
+            print(url)
+            print(
+                f"Open that URL in a browser, log in and allow access; then give the address the browser"
+                f" lands on: {command} --redirect-url 'URL'",
+                file=sys.stderr,
+            )
+        return None
+    if args.redirect_url:
+        organisations = await auth.complete(provider, ws.id, args.redirect_url)
+        if len(organisations) > 1 and not args.tenant:
+            names = ", ".join(repr(o.name) for o in organisations)
+            raise DextError(
+                f"that login opens several organisations ({names}); choose one: {command} --tenant NAME"
+            )
+    how = {"connect": "connect", "reconnect": "reconnect", "change": "change"}[args.command]
+    return await service.connect_authorised(ws, provider, args.tenant, how=how)
+
+
 def _check_usage(args: argparse.Namespace) -> None:
+    if args.command in ("connect", "reconnect", "change"):
+        provider = getattr(args, "provider", None)
+        cloud = provider in CLOUD_PROVIDERS or (args.command == "reconnect" and _logs_in(args))
+        if cloud:
+            if args.target:
+                raise UsageError(f"{provider or 'a cloud connection'} takes no PATH; log in with --print-url")
+            if args.print_url and (args.redirect_url or args.tenant):
+                raise UsageError(
+                    "--print-url is step 1 on its own; --redirect-url URL [--tenant NAME] is step 2"
+                )
+            if not _logs_in(args):
+                raise UsageError(
+                    f"log in first: dext-tui {args.command} {provider} --print-url, then --redirect-url URL"
+                )
+        else:
+            if _logs_in(args):
+                raise UsageError("--print-url, --redirect-url and --tenant are for xero and quickbooks")
+            if args.command != "reconnect" and not args.target:
+                raise UsageError(
+                    f"{args.command} beancount needs the ledger file: dext-tui {args.command} beancount PATH"
+                )
     if args.command == "lists":
         if args.kind == "import":
             if len(args.rest) != 2:
@@ -435,7 +508,20 @@ async def _run_command(args: argparse.Namespace) -> int:
                         print(printable(f"  {_when(e.at)}  {e.to_status:<12}  {e.reason or ''}"))
             return 0
         if args.command in ("connect", "reconnect", "change"):
-            if args.command == "connect":
+            provider = getattr(args, "provider", None)
+            if args.command == "reconnect" and _logs_in(args):
+                current = service.connection(ws)
+                if current is None:
+                    raise DextError(
+                        f"workspace {ws.name!r} has no connection to reconnect; connect one instead"
+                    )
+                provider = current.provider
+            if provider in CLOUD_PROVIDERS:
+                result = await _log_in(service, ws, provider, args)
+                if result is None:
+                    return 0
+                info, counts = result
+            elif args.command == "connect":
                 info, counts = await service.connect(ws, args.provider, args.target)
             elif args.command == "change":
                 info, counts = await service.change_connection(ws, args.provider, args.target)

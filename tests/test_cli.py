@@ -132,7 +132,11 @@ def test_a_ledger_with_errors_is_refused_and_nothing_changes(tmp_path: Path) -> 
         (["connect", "sage", "x"], "invalid choice: 'sage'"),
         (["refresh", "--list"], "expected one argument"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
-        (["connect", "beancount"], "the following arguments are required: PATH"),
+        (["connect", "beancount"], "connect beancount needs the ledger file"),
+        (["connect", "xero"], "log in first: dext-tui connect xero --print-url"),
+        (["connect", "xero", "books.beancount"], "xero takes no PATH"),
+        (["connect", "beancount", "x", "--print-url"], "are for xero and quickbooks"),
+        (["change", "quickbooks", "--print-url", "--tenant", "X"], "--print-url is step 1 on its own"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(tmp_path: Path, args: list[str], message: str) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from dext_tui.config import load_config
 from dext_tui.connectors.base import Connector, FetchResult
+from dext_tui.core.cloud_auth import CLOUD_PROVIDERS, Authorisations, token_key
 from dext_tui.core.domain import (
     ALL_KINDS,
     DEFAULT_WORKSPACE,
@@ -85,7 +86,7 @@ if TYPE_CHECKING:
 
     from dext_tui.store.models import Connection, Workspace
 
-PROVIDERS = ("beancount",)
+PROVIDERS = ("beancount", *CLOUD_PROVIDERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,9 +402,56 @@ class DextService:
             if not target:
                 raise UsageError("connect beancount needs the ledger file: dext-tui connect beancount PATH")
             return BeancountConnector(target, cache_dir=self.paths.cache_dir)
-        if provider in PROVIDER_LABELS:
-            raise UsageError(f"{PROVIDER_LABELS[provider]} is not available yet; choose one of: beancount")
+        if provider in CLOUD_PROVIDERS:
+            if not target:
+                raise UsageError(f"a {PROVIDER_LABELS[provider]} connection needs its organisation")
+            auth = self.authorisations
+            client, store, key = auth.client(provider), auth.token_store(), token_key(provider, target)
+            if provider == "xero":
+                from dext_tui.connectors.xero import XeroConnector
+
+                return XeroConnector(target, None, key, store, client)
+            from dext_tui.connectors.quickbooks import QuickBooksConnector
+
+            return QuickBooksConnector(target, None, key, store, client)
         raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
+
+    @property
+    def authorisations(self) -> Authorisations:
+        """Logging in to cloud books: pending authorisations and the token store (owner-only files)."""
+        return Authorisations(self.paths.data_dir, self.config.as_dict())
+
+    async def connect_authorised(
+        self,
+        ws: WorkspaceRef,
+        provider: str,
+        organisation: str | None,
+        *,
+        how: str = "connect",
+        progress: ProgressFn = _noop,
+        isolate: bool = False,
+    ) -> tuple[ConnectionInfo, list[ListCounts]]:
+        """Connect (`how`: connect, reconnect, change) the organisation of a completed authorisation
+        (`organisation`: its name or id; None when the login opened just one). Its tokens move to the
+        token store first; the pending authorisation is spent once the connection is made."""
+        auth = self.authorisations
+        chosen = auth.choose(provider, ws.id, organisation)
+        auth.take(provider, ws.id, chosen)
+        if how == "reconnect":
+            current = await asyncio.to_thread(self.connection, ws)
+            if current is not None and (current.provider, current.target) != (provider, chosen.id):
+                other = PROVIDER_LABELS.get(provider, provider)
+                raise DextError(
+                    f"that is another organisation ({other}: {chosen.name!r}, not {current.tenant_name!r});"
+                    " use Change connection to move to other books"
+                )
+            result = await self.reconnect(ws, chosen.id, progress=progress, isolate=isolate)
+        elif how == "change":
+            result = await self.change_connection(ws, provider, chosen.id, progress=progress, isolate=isolate)
+        else:
+            result = await self.connect(ws, provider, chosen.id, progress=progress, isolate=isolate)
+        auth.finish(provider, ws.id)
+        return result
 
     def _set_status(self, connection_id: int, status: ConnectionStatus, reason: str | None) -> None:
         with self.store.transaction() as db:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -63,7 +64,15 @@ class DialogScreen(ModalScreen[T]):
     """
 
 
-class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
+@dataclass(frozen=True)
+class LoginRequest:
+    """The Connect dialog's answer when a cloud provider was chosen: log in to it (LoginDialog)."""
+
+    provider: str
+    how: str  # connect | change | reconnect
+
+
+class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | LoginRequest | None]):
     """Choose the provider and the ledger; connects (or reconnects) in a worker, errors shown inline."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -99,15 +108,12 @@ class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]
                 )
             else:
                 yield Label("Connect accounting software", classes="title")
-                yield Label("Provider", classes="field-label")
+            if not self.reconnecting:
+                yield Label("Provider (Enter on Xero or QuickBooks logs in)", classes="field-label")
                 yield OptionList(
                     Option("Beancount ledger (a local file, works offline)", id="beancount"),
-                    Option("Xero (arrives with the cloud connectors)", id="xero", disabled=True),
-                    Option(
-                        "QuickBooks Online (arrives with the cloud connectors)",
-                        id="quickbooks",
-                        disabled=True,
-                    ),
+                    Option("Xero (log in with a browser)", id="xero"),
+                    Option("QuickBooks Online (log in with a browser)", id="quickbooks"),
                     id="provider",
                 )
             yield Label("Ledger file", classes="field-label")
@@ -127,10 +133,18 @@ class ConnectDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
-        if not self.reconnecting and not self.changing:
+        if not self.reconnecting:
             self.query_one("#provider", OptionList).highlighted = 0
         self.query_one("#path", Input).focus()
         self._check(self.query_one("#path", Input).value)
+
+    @on(OptionList.OptionSelected, "#provider")
+    def _provider(self, event: OptionList.OptionSelected) -> None:
+        """A cloud provider logs in in its own dialog (the app opens it); Beancount wants the path."""
+        if event.option.id in ("xero", "quickbooks"):
+            self.dismiss(LoginRequest(event.option.id, "change" if self.changing else "connect"))
+        else:
+            self.query_one("#path", Input).focus()
 
     @on(Input.Changed, "#path")
     def _changed(self, event: Input.Changed) -> None:
