@@ -506,7 +506,8 @@ class DextApp(App[int]):
         if self.info.provider in ("xero", "quickbooks"):  # logging in again renews the authorisation
             from dext_tui.screens.login import LoginDialog
 
-            self.push_screen(LoginDialog(self.info.provider, how="reconnect"), self._connected)
+            dialog = LoginDialog(self.info.provider, how="reconnect", organisation=self.info.target)
+            self.push_screen(dialog, self._connected)
             return
         self.push_screen(ConnectDialog(reconnect=self.info), self._connected)
 

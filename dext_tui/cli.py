@@ -18,6 +18,7 @@ from dext_tui.core.cloud_auth import CLOUD_PROVIDERS
 from dext_tui.core.domain import (
     ALL_KINDS,
     RULE_FIELDS,
+    TARGET_LABELS,
     AutoPublish,
     ConnectionInfo,
     DisconnectChoice,
@@ -229,7 +230,7 @@ def _print_status(workspace: str, info: ConnectionInfo | None) -> None:
         rows += [
             ("Provider", info.provider_label),
             ("Organisation", info.tenant_name or ""),
-            ("Ledger" if info.provider == "beancount" else "Target", info.target or ""),
+            (TARGET_LABELS.get(info.provider, "Target"), info.target or ""),
             ("Status", info.status.value),
         ]
         if info.status_reason:
@@ -582,9 +583,19 @@ async def _run_command(args: argparse.Namespace) -> int:
         service.close()
 
 
+def _after_command(argv: list[str], command: str) -> list[str]:
+    """The arguments after the command word (global options, some with a value, come before it)."""
+    i = 0
+    while i < len(argv) and argv[i] != command:
+        i += 2 if argv[i] in ("--data-dir", "--workspace") else 1
+    return argv[i + 1 :]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "sandbox":  # the sandbox has options of its own
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         if args.command is None:
             from dext_tui.app import run_app
@@ -593,7 +604,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":  # a server of its own: no store, no workspace
             from dext_tui.sandbox import run_sandbox
 
-            return run_sandbox(list(args.rest))
+            return run_sandbox(_after_command(list(sys.argv[1:] if argv is None else argv), "sandbox"))
         _check_usage(args)  # before anything is opened or created
         return asyncio.run(_run_command(args))
     except UsageError as exc:

@@ -1,4 +1,5 @@
-"""The core (domain, services, store, connectors) must work without textual: a headless CLI, cron, tests."""
+"""The core (domain, services, store, connectors, sandbox) must work without textual: a headless CLI,
+cron, tests."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dext_tui"
-CORE_DIRS = ("core", "store", "connectors")
+CORE_DIRS = ("core", "store", "connectors", "sandbox")
 
 
 def test_core_source_never_imports_textual() -> None:

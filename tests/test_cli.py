@@ -18,9 +18,15 @@ from conftest import make_bean_example
 EXE = [sys.executable, "-m", "dext_tui"]
 
 
-def run(data_dir: Path, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+def run(
+    data_dir: Path, *args: str, check: int | None = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [*EXE, "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=120
+        [*EXE, "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env} if env else None,
     )
     if check is not None:
         assert proc.returncode == check, (proc.returncode, proc.stdout, proc.stderr)

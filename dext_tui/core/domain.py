@@ -514,3 +514,4 @@ class RefreshEvent:
 ProgressFn = Callable[[RefreshEvent], None]
 
 PROVIDER_LABELS = {"beancount": "Beancount", "xero": "Xero", "quickbooks": "QuickBooks Online"}
+TARGET_LABELS = {"beancount": "Ledger", "xero": "Tenant ID", "quickbooks": "Company ID"}  # what `target` is

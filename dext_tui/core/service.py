@@ -1062,7 +1062,26 @@ class DextService:
             )
 
     def disconnect(self, ws: WorkspaceRef, choice: DisconnectChoice) -> str:
-        """Disconnect in one transaction; returns what happened, in a sentence."""
+        """Disconnect in one transaction; returns what happened, in a sentence. A cloud connection's
+        tokens are deleted afterwards, unless another workspace still uses that organisation."""
+        before = self.connection(ws)
+        message = self._disconnect(ws, choice)
+        if before is not None:
+            self._release_tokens(before.provider, before.target)
+        return message
+
+    def _release_tokens(self, provider: str, target: str | None) -> None:
+        if provider not in CLOUD_PROVIDERS or not target:
+            return
+        with self.store.read() as db:
+            used = db.execute(
+                "SELECT 1 FROM connection WHERE provider = ? AND target = ? AND status != 'disconnected'",
+                (provider, target),
+            ).fetchone()
+        if used is None:
+            self.authorisations.forget(provider, target)
+
+    def _disconnect(self, ws: WorkspaceRef, choice: DisconnectChoice) -> str:
         from dext_tui.store.models import Connection, Workspace
 
         preview = self.disconnect_preview(ws)
@@ -1221,6 +1240,7 @@ class DextService:
                 return counts
 
         counts = await asyncio.to_thread(write)
+        await asyncio.to_thread(self._release_tokens, current.provider, current.target)
         info = await asyncio.to_thread(self.connection, ws)
         assert info is not None
         return info, counts

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from dext_tui.core.domain import (
     ALL_KINDS,
+    TARGET_LABELS,
     ConnectionInfo,
     ConnectionStatus,
     Kind,
@@ -146,9 +147,7 @@ class IntegrationPage(VerticalScroll):
             grid.add_row("Provider", Text(info.provider_label))
             grid.add_row("Organisation", Text(printable(info.tenant_name)))
             if info.target:
-                grid.add_row(
-                    "Ledger" if info.provider == "beancount" else "Target", Text(printable(info.target))
-                )
+                grid.add_row(TARGET_LABELS.get(info.provider, "Target"), Text(printable(info.target)))
             status = Text(label, style="bold")
             grid.add_row("Status", status)
             if info.status_reason:

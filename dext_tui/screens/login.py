@@ -29,9 +29,10 @@ class LoginDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, provider: str, *, how: str = "connect") -> None:
+    def __init__(self, provider: str, *, how: str = "connect", organisation: str | None = None) -> None:
+        """`organisation`: for a reconnect, the one connected (chosen at once when the login opens it)."""
         super().__init__()
-        self.provider, self.how = provider, how
+        self.provider, self.how, self.organisation = provider, how, organisation
         self.label = PROVIDER_LABELS.get(provider, provider)
         self._busy = False
 
@@ -44,16 +45,16 @@ class LoginDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
                     "1. Open this address in a browser, log in and allow access. It is on your clipboard"
                     " (if your terminal allows it)."
                 ),
-                classes="help",
+                classes="help login-step",
             )
-            yield Static("", id="url")
+            yield Static("", id="url", classes="login-step")
             yield Static(
                 Text(
                     f"2. The login comes back here by itself on {LOOPBACK_HOST}:{LOOPBACK_PORT} (over SSH:"
                     f" ssh -L {LOOPBACK_PORT}:{LOOPBACK_HOST}:{LOOPBACK_PORT} this-server). Or paste the"
                     " address the browser landed on:"
                 ),
-                classes="help",
+                classes="help login-step",
             )
             yield Input(
                 placeholder=f"http://{LOOPBACK_HOST}:{LOOPBACK_PORT}{CALLBACK_PATH}?code=…", id="redirect"
@@ -116,8 +117,11 @@ class LoginDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
             self._say(str(exc), error=True)
             return
         self.workers.cancel_group(self, "login-listen")
-        if len(organisations) == 1:
-            await self._connect(organisations[0].id)
+        for widget in self.query(".login-step"):
+            widget.display = False  # logged in: the URL and the paste box have done their job
+        known = [o for o in organisations if o.id == self.organisation]
+        if len(organisations) == 1 or known:
+            await self._connect((known or organisations)[0].id)
             return
         menu = self.query_one("#organisations", OptionList)
         menu.add_options([Option(Text(printable(o.name)), id=o.id) for o in organisations])

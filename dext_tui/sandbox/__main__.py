@@ -1,0 +1,3 @@
+from dext_tui.sandbox.command import main
+
+main()
