@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 
 from dext_tui.connectors.base import FetchResult
+from dext_tui.connectors.cloud import CloudConnector
 from dext_tui.connectors.cloud_http import (
     CloudHttp,
     RetryPolicy,
@@ -47,7 +48,6 @@ from dext_tui.connectors.tokens import TokenManager, TokenStore
 from dext_tui.connectors.xero import Tenant, rate_text
 from dext_tui.core.domain import ItemStatus, Kind, RemoteItem
 from dext_tui.core.errors import ConnectionExpired, ConnectorError, DextError, InvalidData
-from dext_tui.core.history import HistoryRecord
 
 PROVIDER = "quickbooks"
 LABEL = "QuickBooks"
@@ -328,7 +328,7 @@ async def list_companies(
     return [Tenant(realm_id, name or realm_id)]
 
 
-class QuickBooksConnector:
+class QuickBooksConnector(CloudConnector):
     provider = PROVIDER
 
     def __init__(
@@ -345,33 +345,19 @@ class QuickBooksConnector:
         api_base: str = API_BASE,
     ) -> None:
         _realm_path(realm_id, api_base)
+        super().__init__(realm_id, token_key, store, client, transport=transport, policy=policy, now=now)
         self.api_base = api_base
         self.realm_id = realm_id
         self.company_name = company_name
-        self.token_key = token_key
-        self.store = store
-        self.client = client
-        self.transport = transport
-        self.policy = policy
-        self.now = now or (lambda: datetime.now(UTC))
-        self.tokens = TokenManager(store, token_key, client, transport=transport, policy=policy, now=self.now)
-
-    @property
-    def target(self) -> str:
-        return self.realm_id
 
     def check_source(self) -> None:
+        super().check_source()
         tokens = self.store.load(self.token_key)
-        if tokens is None:
-            raise ConnectionExpired("Connection is expired (no stored authorisation); reconnect")
-        lapses = tokens.refresh_expires_at
+        lapses = tokens.refresh_expires_at if tokens else None
         if lapses is not None and lapses <= self.now():
             raise ConnectionExpired(
                 "Connection is expired (the QuickBooks authorisation has lapsed); reconnect"
             )
-
-    def unchanged_since(self, fingerprint: str | None) -> bool:
-        return False
 
     async def fetch(
         self,
@@ -430,6 +416,3 @@ class QuickBooksConnector:
             fingerprint=None,
             history=None,
         )
-
-    async def history(self, *, isolate: bool = False) -> list[HistoryRecord] | None:
-        return None

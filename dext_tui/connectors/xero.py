@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from dext_tui.connectors.base import FetchResult
+from dext_tui.connectors.cloud import CloudConnector
 from dext_tui.connectors.cloud_http import (
     CloudHttp,
     RetryPolicy,
@@ -52,7 +53,6 @@ from dext_tui.connectors.oauth import OAuthClient, Tokens
 from dext_tui.connectors.tokens import TokenManager, TokenStore
 from dext_tui.core.domain import ItemStatus, Kind, RemoteItem
 from dext_tui.core.errors import ConnectionExpired, ConnectorError, DextError, InvalidData
-from dext_tui.core.history import HistoryRecord
 
 PROVIDER = "xero"
 LABEL = "Xero"
@@ -355,7 +355,7 @@ class _Fetched:
     partial: bool
 
 
-class XeroConnector:
+class XeroConnector(CloudConnector):
     provider = PROVIDER
 
     def __init__(
@@ -370,26 +370,9 @@ class XeroConnector:
         policy: RetryPolicy | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__(tenant_id, token_key, store, client, transport=transport, policy=policy, now=now)
         self.tenant_id = tenant_id
         self.tenant_name = tenant_name
-        self.token_key = token_key
-        self.store = store
-        self.client = client
-        self.transport = transport
-        self.policy = policy
-        self.now = now or (lambda: datetime.now(UTC))
-        self.tokens = TokenManager(store, token_key, client, transport=transport, policy=policy, now=self.now)
-
-    @property
-    def target(self) -> str:
-        return self.tenant_id
-
-    def check_source(self) -> None:
-        if not self.store.exists(self.token_key):
-            raise ConnectionExpired("Connection is expired (no stored authorisation); reconnect")
-
-    def unchanged_since(self, fingerprint: str | None) -> bool:
-        return False  # only a call can tell; fetch(since=...) makes it cheap
 
     def _http(self) -> CloudHttp:
         return _http(auth=self.tokens, tenant_id=self.tenant_id, transport=self.transport, policy=self.policy)
@@ -432,9 +415,6 @@ class XeroConnector:
             history=None,
             partial=frozenset(partial),
         )
-
-    async def history(self, *, isolate: bool = False) -> list[HistoryRecord] | None:
-        return None
 
     async def _tenant_name(self, http: CloudHttp) -> str | None:
         """The organisation's current name; ConnectionExpired when it is no longer connected."""
