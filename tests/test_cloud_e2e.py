@@ -130,3 +130,38 @@ async def test_refreshes_survive_outages_and_refuse_bad_payloads_without_storing
             assert all(c.ok for c in counts)
         finally:
             service.close()
+
+
+async def test_a_token_that_lapses_in_the_middle_of_a_refresh_is_renewed_and_the_refresh_completes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import asyncio
+
+    from dext_tui.core.service import DextService
+
+    with Sandbox(port=0, contacts=2500, rate_limit=False) as sandbox:  # 3 pages of contacts
+        monkeypatch.setenv("DEXT_TUI_SANDBOX_URL", sandbox.url)
+        service = DextService.open(tmp_path / "data")
+        try:
+            ws = service.ensure_workspace("Acme")
+            auth = service.authorisations
+            await auth.complete("xero", ws.id, _browser(auth.begin("xero", ws.id)))
+            await service.connect_authorised(ws, "xero", HARBOUR)
+            sandbox.reset_calls()
+            # The first page of contacts answers slowly; meanwhile every access token expires, so the
+            # next pages meet a 401.
+            sandbox.add_fault("slow", seconds=1.0, path="Contacts", count=1)
+
+            async def expire_soon() -> None:
+                await asyncio.sleep(0.4)
+                await asyncio.to_thread(sandbox.expire_tokens)
+
+            expiring = asyncio.create_task(expire_soon())
+            counts = await service.refresh(ws, force=True)
+            await expiring
+            assert all(c.ok for c in counts)
+            calls = sandbox.calls()["by_path"]
+            assert calls.get("POST /identity.xero.com/connect/token", 0) >= 1  # renewed on the way
+            assert any(k.endswith("/Contacts") for k in calls)
+        finally:
+            service.close()
