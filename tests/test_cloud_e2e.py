@@ -88,6 +88,14 @@ def test_quickbooks_login_names_its_company(tmp_path: Path) -> None:
         )
         assert bad.stderr.count("\n") == 1 and "does not answer the authorisation in progress" in bad.stderr
 
+        # The practice moves this client from QuickBooks to Xero: the former lists stay, to be merged.
+        url = run(data, "change", "xero", "--print-url", env=env).stdout.strip()
+        landed = _browser(url)
+        out = run(data, "change", "xero", "--redirect-url", landed, "--tenant", HARBOUR, env=env).stdout
+        assert f"Changed 'Default' to Xero: {HARBOUR}" in out
+        plan = json.loads(run(data, "merge", "--plan", "--json", env=env).stdout)
+        assert plan["states"]["suppliers"] == "pending" and plan["lists"]["suppliers"]
+
 
 async def test_refreshes_survive_outages_and_refuse_bad_payloads_without_storing_them(
     tmp_path: Path, monkeypatch
