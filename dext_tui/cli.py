@@ -587,7 +587,11 @@ def _after_command(argv: list[str], command: str) -> list[str]:
     """The arguments after the command word (global options, some with a value, come before it)."""
     i = 0
     while i < len(argv) and argv[i] != command:
-        i += 2 if argv[i] in ("--data-dir", "--workspace") else 1
+        arg = argv[i]  # argparse also takes an unambiguous prefix: --data DIR
+        takes_value = arg[:4] in ("--da", "--wo") and any(
+            o.startswith(arg) for o in ("--data-dir", "--workspace")
+        )
+        i += 2 if takes_value else 1
     return argv[i + 1 :]
 
 

@@ -12,6 +12,8 @@ client_id = "..."
 [quickbooks]
 client_id = "..."
 client_secret = "..."
+# environment = "development"   # development keys reach Intuit's sandbox companies only
+# redirect_uri = "https://..."  # production keys need an HTTPS redirect: paste where it lands
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ from dext_tui.core.errors import DextError
 CONFIG_NAME = "config.toml"
 
 
-PROVIDER_KEYS = {"xero": {"client_id"}, "quickbooks": {"client_id", "client_secret"}}
+PROVIDER_KEYS = {
+    "xero": {"client_id", "redirect_uri"},
+    "quickbooks": {"client_id", "client_secret", "redirect_uri", "environment"},
+}
+
+
+DEFAULT_EXPIRY_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    connection_expiry_days: int = 365
+    connection_expiry_days: int = DEFAULT_EXPIRY_DAYS
     # {"xero": {"client_id": ...}, "quickbooks": {...}}: the practice's app registrations
     providers: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -58,7 +66,8 @@ def load_config(data_dir: Path) -> Config:
     unknown = sorted(set(values) - known)
     if unknown:
         raise DextError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    days = values.get("connection_expiry_days", Config.connection_expiry_days)
+    # (Not Config.connection_expiry_days: on a slots dataclass that is the slot, not the default.)
+    days = values.get("connection_expiry_days", DEFAULT_EXPIRY_DAYS)
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 36500:
         raise DextError(f"{path}: connection_expiry_days must be a whole number of days from 0 to 36500")
     providers: dict[str, dict[str, str]] = {}
@@ -76,4 +85,7 @@ def load_config(data_dir: Path) -> Config:
             if not isinstance(value, str) or not value.strip():
                 raise DextError(f"{path}: [{provider}] {key} must be a non-empty string")
         providers[provider] = {k: v.strip() for k, v in section.items()}
+    environment = providers.get("quickbooks", {}).get("environment", "production")
+    if environment not in ("production", "development"):
+        raise DextError(f'{path}: [quickbooks] environment must be "production" or "development"')
     return Config(connection_expiry_days=days, providers=providers)

@@ -1052,3 +1052,88 @@ async def test_sandbox_quickbooks_connect_fetch_revoke(
     await oauth.revoke(client, store.load("qbo-1"), policy=policy)
     with pytest.raises(ConnectionExpired, match=r"^Connection is expired"):
         await connector.fetch((Kind.SUPPLIERS,))
+
+
+# -- review regressions ------------------------------------------------------------------------------
+
+
+async def test_a_malformed_redirect_address_is_one_clear_error(policy: RetryPolicy) -> None:
+    pending = oauth.begin(XERO_CLIENT)
+    with pytest.raises(ConnectorError, match="not the address the browser landed on"):
+        await oauth.complete(XERO_CLIENT, pending, "http://[::1/callback?code=abc&state=x", policy=policy)
+
+
+async def test_a_local_protocol_error_never_shows_the_token(
+    policy: RetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.LocalProtocolError(f"Illegal header value b'{request.headers['Authorization']}\\n'")
+
+    class Static:
+        async def access_token(self) -> str:
+            return ACCESS
+
+        async def refresh_after_rejection(self, rejected: str) -> str:
+            return ACCESS
+
+    caplog.set_level(logging.DEBUG)
+    async with http(handler, policy, auth=Static()) as client:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await client.request("GET", "https://api.xero.com/connections")
+    assert "LocalProtocolError" in str(caught.value)
+    assert_no_secrets(str(caught.value))
+    assert_no_secrets(caplog.text)
+
+
+def test_quickbooks_gateway_faults_keep_their_message() -> None:
+    from dext_tui.connectors.quickbooks import qbo_error
+
+    body = {"fault": {"error": [{"message": "ApplicationAuthorizationFailed", "code": "3100"}]}}
+    error = qbo_error(httpx.Response(403, json=body), "the Vendor query")
+    assert isinstance(error, ConnectorError) and not isinstance(error, ConnectionExpired)
+    assert "ApplicationAuthorizationFailed" in str(error) and "code 3100" in str(error)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"pending": {}},
+        {"pending": 5},
+        {
+            "pending": {
+                "state": "s",
+                "code_verifier": "v",
+                "provider": "xero",
+                "redirect_uri": "r",
+                "url": "u",
+                "created_at": "not a time",
+            }
+        },
+    ],
+)
+async def test_a_damaged_pending_authorisation_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: Any
+) -> None:
+    from dext_tui.core.cloud_auth import Authorisations, Organisation
+
+    monkeypatch.setenv("DEXT_TUI_XERO_CLIENT_ID", "xero-client-id")
+    auth = Authorisations(tmp_path, {})
+    auth.begin("xero", 1)
+    path = tmp_path / "pending" / "xero-1.json"
+    path.write_text(json.dumps(content))
+    with pytest.raises(DextError, match="damaged"):
+        await auth.complete("xero", 1, "http://127.0.0.1:8749/callback?code=c&state=s")
+    path.write_text(json.dumps({"pending": {}, "organisations": [["only-an-id"]], "authorised": 3}))
+    with pytest.raises(DextError, match="damaged"):
+        auth.choose("xero", 1, None)
+    with pytest.raises(DextError, match="damaged"):
+        auth.take("xero", 1, Organisation("t", "T"))
+    assert not (tmp_path / "tokens").exists()
+
+
+def test_sandbox_arguments_follow_abbreviated_global_options() -> None:
+    from dext_tui.cli import _after_command
+
+    assert _after_command(["--data", "sandbox", "sandbox", "--port", "1"], "sandbox") == ["--port", "1"]
+    assert _after_command(["--wo", "x", "--demo", "sandbox", "--quiet"], "sandbox") == ["--quiet"]
+    assert _after_command(["--data-dir=sandbox", "sandbox", "--seed", "3"], "sandbox") == ["--seed", "3"]

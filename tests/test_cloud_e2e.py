@@ -173,3 +173,59 @@ async def test_a_token_that_lapses_in_the_middle_of_a_refresh_is_renewed_and_the
             assert any(k.endswith("/Contacts") for k in calls)
         finally:
             service.close()
+
+
+def test_reconnecting_to_another_organisation_is_refused_and_leaves_no_tokens(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with Sandbox(port=0, contacts=20) as sandbox:
+        env = sandbox.env()
+        url = run(data, "connect", "xero", "--print-url", env=env).stdout.strip()
+        run(data, "connect", "xero", "--redirect-url", _browser(url), "--tenant", HARBOUR, env=env)
+        before = sorted(p.name for p in (data / "tokens").iterdir())
+
+        url = run(data, "reconnect", "--print-url", env=env).stdout.strip()
+        proc = run(
+            data,
+            "reconnect",
+            "--redirect-url",
+            _browser(url),
+            "--tenant",
+            "Northwind Trading Ltd",
+            check=1,
+            env=env,
+        )
+        assert "another organisation" in proc.stderr and proc.stderr.count("\n") == 1
+        assert sorted(p.name for p in (data / "tokens").iterdir()) == before  # nothing saved for Northwind
+        url = run(data, "connect", "xero", "--print-url", env=env).stdout.strip()
+        proc = run(
+            data,
+            "connect",
+            "xero",
+            "--redirect-url",
+            _browser(url),
+            "--tenant",
+            "Northwind Trading Ltd",
+            check=1,
+            env=env,
+        )
+        assert "already connected" in proc.stderr
+        assert sorted(p.name for p in (data / "tokens").iterdir()) == before
+        assert json.loads(run(data, "status", "--json", env=env).stdout)["status"] == "connected"
+
+
+def test_a_connect_that_fails_leaves_no_tokens_and_can_be_retried_without_logging_in_again(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    with Sandbox(port=0, contacts=20) as sandbox:
+        env = sandbox.env()
+        url = run(data, "connect", "xero", "--print-url", env=env).stdout.strip()
+        sandbox.add_fault("malformed", path="Accounts", count=1)
+        proc = run(
+            data, "connect", "xero", "--redirect-url", _browser(url), "--tenant", HARBOUR, check=1, env=env
+        )
+        assert "Accounts" in proc.stderr and proc.stderr.count("\n") == 1
+        assert not [p for p in (data / "tokens").iterdir() if p.suffix == ".json"]  # nothing connected
+        assert json.loads(run(data, "status", "--json", env=env).stdout)["status"] == "disconnected"
+        out = run(data, "connect", "xero", "--tenant", HARBOUR, env=env).stdout  # the login is still good
+        assert f"Connected 'Default' to Xero: {HARBOUR}" in out

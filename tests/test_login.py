@@ -78,3 +78,42 @@ async def test_connect_xero_in_the_app_by_pasting_the_redirect(data_dir, monkeyp
             assert app.info is not None and app.info.provider == "xero"
             assert app.info.tenant_name == "Harbour Lane Design Ltd"
             assert "Connected to Xero" in screen_text(app)
+
+
+def test_registration_settings_come_from_the_config_file(tmp_path, monkeypatch) -> None:
+    """[xero] / [quickbooks] in config.toml: the client id, a production redirect (HTTPS, pasted back) and
+    Intuit's development host; a wrong value names the file and the setting."""
+    from dext_tui.connectors.quickbooks import API_BASE, INTUIT_SANDBOX_API_BASE
+    from dext_tui.core.service import DextService
+
+    for name in (
+        "DEXT_TUI_SANDBOX_URL",
+        "DEXT_TUI_QUICKBOOKS_CLIENT_ID",
+        "DEXT_TUI_QUICKBOOKS_CLIENT_SECRET",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "config.toml").write_text(
+        '[quickbooks]\nclient_id = "ABC"\nclient_secret = "s3cret"\n'
+        'redirect_uri = "https://books.example.com/callback"\nenvironment = "development"\n'
+    )
+    service = DextService.open(data)
+    try:
+        client = service.authorisations.client("quickbooks")
+        assert (client.client_id, client.redirect_uri) == ("ABC", "https://books.example.com/callback")
+        assert "s3cret" not in repr(client)
+        assert service.connector("quickbooks", "123145").api_base == INTUIT_SANDBOX_API_BASE
+        url = service.authorisations.begin("quickbooks", 1)
+        assert "redirect_uri=https%3A%2F%2Fbooks.example.com%2Fcallback" in url
+    finally:
+        service.close()
+    (data / "config.toml").write_text('[quickbooks]\nclient_id = "ABC"\nclient_secret = "x"\n')
+    service = DextService.open(data)
+    try:
+        assert service.connector("quickbooks", "123145").api_base == API_BASE
+    finally:
+        service.close()
+    (data / "config.toml").write_text('[quickbooks]\nenvironment = "staging"\n')
+    with pytest.raises(DextError, match=r"config\.toml: \[quickbooks\] environment must be"):
+        DextService.open(data)

@@ -141,6 +141,8 @@ def _wait_text(seconds: float) -> str:
 def _transport_reason(exc: httpx.TransportError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "the call timed out"
+    if isinstance(exc, httpx.LocalProtocolError):  # its text may quote a header: the bearer token
+        return type(exc).__name__
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

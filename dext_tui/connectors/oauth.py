@@ -70,7 +70,8 @@ XERO = Provider(
         "email",
         "accounting.settings.read",
         "accounting.contacts.read",
-        "accounting.transactions",
+        # Only what reading the lists needs. Publishing bills (a later issue) adds its write scope; Xero's
+        # granular scopes mean apps registered since March 2026 cannot ask for accounting.transactions.
         "offline_access",
     ),
     secret_required=False,
@@ -313,7 +314,12 @@ def begin(client: OAuthClient, *, now: datetime | None = None) -> PendingAuth:
 def parse_redirect(redirect_url: str) -> dict[str, str]:
     """The parameters of the URL the provider redirected to (a whole URL, or just its query)."""
     text = redirect_url.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. "Invalid IPv6 URL": not an address the provider sent
+        raise ConnectorError(
+            "that is not the address the browser landed on after logging in; copy it whole and try again"
+        ) from None
     query = parts.query if (parts.scheme or text.startswith("/") or "?" in text) else text
     query = query or parts.fragment
     return {k: v[0] for k, v in parse_qs(query.lstrip("?"), keep_blank_values=True).items()}

@@ -68,8 +68,8 @@ def _fault_error(fault: Any, what: str) -> DextError:
     errors = fault.get("Error") if isinstance(fault, dict) else None
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     code = str(first.get("code") or "").strip()
-    message = " ".join(str(first.get("Message") or "").split())
-    detail = " ".join(str(first.get("Detail") or "").split())
+    message = " ".join(str(first.get("Message") or first.get("message") or "").split())
+    detail = " ".join(str(first.get("Detail") or first.get("detail") or "").split())
     fault_type = str(fault.get("type") or "") if isinstance(fault, dict) else ""
     if (
         code.lstrip("0") == "3200"

@@ -35,6 +35,14 @@ class Organisation:
     name: str
 
 
+def quickbooks_api_base(config: dict[str, Any]) -> str:
+    """Intuit's API host: development keys only reach Intuit's sandbox companies."""
+    from dext_tui.connectors.quickbooks import API_BASE, INTUIT_SANDBOX_API_BASE
+
+    section = config.get("quickbooks") or {}
+    return INTUIT_SANDBOX_API_BASE if section.get("environment") == "development" else API_BASE
+
+
 def token_key(provider: str, tenant_id: str) -> str:
     """Where a connection's tokens live in the token store: one authorisation per organisation."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in tenant_id)
@@ -50,6 +58,10 @@ def _write_private(path: Path, payload: dict[str, Any]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def _damaged(label: str) -> str:
+    return f"the pending {label} authorisation is damaged; start again with --print-url"
 
 
 class Authorisations:
@@ -87,7 +99,7 @@ class Authorisations:
             message = f"the pending {label} authorisation cannot be read ({exc}); log in again"
             raise DextError(message) from None
         if not isinstance(payload, dict) or "pending" not in payload:
-            raise DextError(f"the pending {label} authorisation is damaged; start again with --print-url")
+            raise DextError(_damaged(label))
         return payload
 
     # -- 1 ----------------------------------------------------------------------------------------
@@ -109,7 +121,10 @@ class Authorisations:
 
         self._check(provider)
         payload = self._load(provider, workspace_id)
-        pending = PendingAuth.from_json(payload["pending"])
+        try:
+            pending = PendingAuth.from_json(payload["pending"])
+        except ValueError:
+            raise DextError(_damaged(PROVIDER_LABELS[provider])) from None
         client = self.client(provider)
         tokens = await complete(client, pending, redirect_url.strip())
         organisations = await self._organisations(provider, client, tokens)
@@ -129,7 +144,8 @@ class Authorisations:
             return [Organisation(t.id, t.name) for t in await list_tenants(tokens)]
         from dext_tui.connectors.quickbooks import list_companies
 
-        return [Organisation(t.id, t.name) for t in await list_companies(tokens)]
+        companies = await list_companies(tokens, base=quickbooks_api_base(self.config))
+        return [Organisation(t.id, t.name) for t in companies]
 
     def organisations(self, provider: str, workspace_id: int) -> list[Organisation] | None:
         """The organisations of a completed, not yet used authorisation (None: none is waiting)."""
@@ -138,7 +154,10 @@ class Authorisations:
         except DextError:
             return None
         rows = payload.get("organisations")
-        return [Organisation(str(i), str(n)) for i, n in rows] if rows else None
+        try:
+            return [Organisation(str(i), str(n)) for i, n in rows] if rows else None
+        except (TypeError, ValueError):
+            raise DextError(_damaged(PROVIDER_LABELS[provider])) from None
 
     # -- 3 ----------------------------------------------------------------------------------------
 
@@ -168,7 +187,10 @@ class Authorisations:
         from dext_tui.connectors.oauth import Tokens
 
         payload = self._load(provider, workspace_id)
-        tokens = Tokens.from_json(payload["authorised"])
+        try:
+            tokens = Tokens.from_json(payload.get("authorised"))
+        except ValueError:
+            raise DextError(_damaged(PROVIDER_LABELS[provider])) from None
         self.token_store().save(token_key(provider, organisation.id), tokens)
 
     def finish(self, provider: str, workspace_id: int) -> None:

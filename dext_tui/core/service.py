@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from dext_tui.config import load_config
 from dext_tui.connectors.base import Connector, FetchResult
-from dext_tui.core.cloud_auth import CLOUD_PROVIDERS, Authorisations, token_key
+from dext_tui.core.cloud_auth import CLOUD_PROVIDERS, Authorisations, quickbooks_api_base, token_key
 from dext_tui.core.domain import (
     ALL_KINDS,
     DEFAULT_WORKSPACE,
@@ -413,7 +413,8 @@ class DextService:
                 return XeroConnector(target, None, key, store, client)
             from dext_tui.connectors.quickbooks import QuickBooksConnector
 
-            return QuickBooksConnector(target, None, key, store, client)
+            base = quickbooks_api_base(self.config.as_dict())
+            return QuickBooksConnector(target, None, key, store, client, api_base=base)
         raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
 
     @property
@@ -436,20 +437,37 @@ class DextService:
         token store first; the pending authorisation is spent once the connection is made."""
         auth = self.authorisations
         chosen = auth.choose(provider, ws.id, organisation)
+        current = await asyncio.to_thread(self.connection, ws)
+        # Refused before the tokens move: a refusal leaves no tokens behind, nor replaces another's.
+        moving = current is not None and (current.provider, current.target) != (provider, chosen.id)
+        if how == "reconnect" and moving:
+            assert current is not None
+            other = PROVIDER_LABELS.get(provider, provider)
+            raise DextError(
+                f"that is another organisation ({other}: {chosen.name!r}, not {current.tenant_name!r});"
+                " use Change connection to move to other books"
+            )
+        if how != "connect" and current is None:
+            raise NotConnected(f"workspace {ws.name!r} has no connection to {how}; connect one instead")
+        if how == "connect" and current is not None:
+            raise DextError(
+                f"workspace {ws.name!r} is already connected to {current.provider_label}"
+                f" ({current.tenant_name}); disconnect it or change the connection instead"
+            )
         auth.take(provider, ws.id, chosen)
-        if how == "reconnect":
-            current = await asyncio.to_thread(self.connection, ws)
-            if current is not None and (current.provider, current.target) != (provider, chosen.id):
-                other = PROVIDER_LABELS.get(provider, provider)
-                raise DextError(
-                    f"that is another organisation ({other}: {chosen.name!r}, not {current.tenant_name!r});"
-                    " use Change connection to move to other books"
+        try:
+            if how == "reconnect":
+                result = await self.reconnect(ws, chosen.id, progress=progress, isolate=isolate)
+            elif how == "change":
+                result = await self.change_connection(
+                    ws, provider, chosen.id, progress=progress, isolate=isolate
                 )
-            result = await self.reconnect(ws, chosen.id, progress=progress, isolate=isolate)
-        elif how == "change":
-            result = await self.change_connection(ws, provider, chosen.id, progress=progress, isolate=isolate)
-        else:
-            result = await self.connect(ws, provider, chosen.id, progress=progress, isolate=isolate)
+            else:
+                result = await self.connect(ws, provider, chosen.id, progress=progress, isolate=isolate)
+        except BaseException:
+            # Nothing connected: no tokens left behind (the pending login keeps them for a retry).
+            await asyncio.to_thread(self._release_tokens, provider, chosen.id)
+            raise
         auth.finish(provider, ws.id)
         return result
 
