@@ -125,8 +125,11 @@ async def test_refreshes_survive_outages_and_refuse_bad_payloads_without_storing
             control("tokens/expire", {})  # the access token lapses: refreshed on the 401, then retried
             control("faults", {"faults": [{"kind": "status", "status": 429, "count": 2, "retry_after": 1}]})
             control("faults", {"faults": [{"kind": "status", "status": 503, "count": 2}]})
-            counts = await service.refresh(ws, force=True)
+            events = []
+            counts = await service.refresh(ws, force=True, progress=events.append)
             assert all(c.ok for c in counts)
+            waits = [e.message for e in events if e.state == "waiting"]
+            assert waits and waits[0] == "Xero limits calls: waiting 1 second"  # the screen says why
             assert service.connection(ws).status.value == "connected"
 
             control("faults", {"faults": [{"kind": "malformed", "count": 1, "path": "Contacts"}]})

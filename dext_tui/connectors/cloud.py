@@ -37,6 +37,8 @@ class CloudConnector:
         self.policy = policy
         self.now = now or (lambda: datetime.now(UTC))
         self.tokens = TokenManager(store, token_key, client, transport=transport, policy=policy, now=self.now)
+        # Told when the provider makes a fetch wait (a rate limit), so the screen can say why it is slow.
+        self.on_wait: Callable[[str], None] | None = None
 
     @property
     def target(self) -> str:

@@ -135,7 +135,8 @@ def _wait_text(seconds: float) -> str:
         return f"about {round(seconds / 3600)} hours"
     if seconds >= 90:
         return f"about {round(seconds / 60)} minutes"
-    return f"{max(1, round(seconds))} seconds"
+    count = max(1, round(seconds))
+    return f"{count} second{'s' if count != 1 else ''}"
 
 
 def _transport_reason(exc: httpx.TransportError) -> str:
@@ -160,8 +161,10 @@ class CloudHttp:
         transport: httpx.AsyncBaseTransport | None = None,
         error_mapper: ErrorMapper | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.label = label
+        self.on_wait = on_wait  # told when the provider makes us wait (a rate limit), for the screen
         self.auth = auth
         self.policy = policy or RetryPolicy()
         self.error_mapper = error_mapper
@@ -261,6 +264,8 @@ class CloudHttp:
                         "try again in a minute"
                     )
                 log.info("%s %s: rate limited; waiting %.1f s", self.label, what, wait)
+                if self.on_wait is not None:
+                    self.on_wait(f"{self.label} limits calls: waiting {_wait_text(wait)}")
                 await policy.sleep(wait)
                 continue
             if status >= 500:

@@ -106,8 +106,11 @@ def _http(
     auth: Any,
     transport: httpx.AsyncBaseTransport | None,
     policy: RetryPolicy | None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> CloudHttp:
-    return CloudHttp(LABEL, auth=auth, policy=policy, transport=transport, error_mapper=qbo_error)
+    return CloudHttp(
+        LABEL, auth=auth, policy=policy, transport=transport, error_mapper=qbo_error, on_wait=on_wait
+    )
 
 
 def _ref(obj: dict[str, Any], key: str) -> dict[str, Any]:
@@ -369,7 +372,9 @@ class QuickBooksConnector(CloudConnector):
     ) -> FetchResult:
         wanted = set(kinds)
         jobs: dict[str, Any] = {}
-        async with _http(auth=self.tokens, transport=self.transport, policy=self.policy) as http:
+        async with _http(
+            auth=self.tokens, transport=self.transport, policy=self.policy, on_wait=self.on_wait
+        ) as http:
 
             def need(name: str, entity: str) -> None:
                 jobs[name] = query_all(http, self.realm_id, entity, base=self.api_base)

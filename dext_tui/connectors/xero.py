@@ -108,10 +108,17 @@ def _http(
     tenant_id: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     policy: RetryPolicy | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> CloudHttp:
     headers = {"xero-tenant-id": tenant_id} if tenant_id else None
     return CloudHttp(
-        LABEL, auth=auth, headers=headers, policy=policy, transport=transport, error_mapper=xero_error
+        LABEL,
+        auth=auth,
+        headers=headers,
+        policy=policy,
+        transport=transport,
+        error_mapper=xero_error,
+        on_wait=on_wait,
     )
 
 
@@ -375,7 +382,13 @@ class XeroConnector(CloudConnector):
         self.tenant_name = tenant_name
 
     def _http(self) -> CloudHttp:
-        return _http(auth=self.tokens, tenant_id=self.tenant_id, transport=self.transport, policy=self.policy)
+        return _http(
+            auth=self.tokens,
+            tenant_id=self.tenant_id,
+            transport=self.transport,
+            policy=self.policy,
+            on_wait=self.on_wait,
+        )
 
     async def fetch(
         self,

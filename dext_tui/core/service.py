@@ -189,6 +189,12 @@ def _merge_shared(db: sqlite3.Connection, session_id: int) -> dict[int, dict[int
         return {}  # unreadable evidence is no evidence: the names still suggest
 
 
+def _tell_waits(connector: Connector, progress: ProgressFn) -> None:
+    """A cloud connector says when the provider makes it wait (a rate limit): the progress shows why."""
+    if hasattr(connector, "on_wait"):
+        connector.on_wait = lambda text: progress(RefreshEvent("waiting", message=text))
+
+
 def _move_to(s: Session, conn: Connection, status: ConnectionStatus, reason: str, at: datetime) -> None:
     """A connection's status changes, and its timeline says when and why (in the caller's transaction)."""
     from dext_tui.store.models import ConnectionEvent
@@ -504,6 +510,7 @@ class DextService:
                 f" ({current.tenant_name}); disconnect it or change the connection instead"
             )
         connector = self.connector(provider, target)
+        _tell_waits(connector, progress)
         progress(RefreshEvent("reading"))
         result = await connector.fetch(ALL_KINDS, isolate=isolate)
         target_text = connector.target
@@ -624,6 +631,7 @@ class DextService:
             await asyncio.to_thread(self.mark_expired, info.id, reason)  # into the timeline, if new
             raise ConnectionExpired(f"{reason}; reconnect first")
         connector = self.connector(info.provider, info.target)
+        _tell_waits(connector, progress)
         try:
             connector.check_source()
         except ConnectionExpired as exc:
@@ -741,6 +749,7 @@ class DextService:
             raise NotConnected(f"workspace {ws.name!r} has no connection to reconnect; connect one instead")
         new_target = target or info.target
         connector = self.connector(info.provider, new_target)
+        _tell_waits(connector, progress)
         progress(RefreshEvent("reading"))
         result = await connector.fetch(ALL_KINDS, isolate=isolate)
         tenant_id = await asyncio.to_thread(self._tenant_id, info.id)
@@ -1180,6 +1189,7 @@ class DextService:
         if current is None:
             raise NotConnected(f"workspace {ws.name!r} has no connection to change; connect one instead")
         connector = self.connector(provider, target)
+        _tell_waits(connector, progress)
         progress(RefreshEvent("reading"))
         # With `isolate` both books are parsed at once, each in a process of its own; in-process, one
         # after the other (threads would only share the GIL), the former once the new ones are known good.

@@ -229,6 +229,10 @@ class IntegrationPage(VerticalScroll):
             for kind, text in self._progress.items():
                 if text == "waiting…":
                     self._progress[kind] = "reading…"
+        elif event.state == "waiting" and event.message:  # the provider limits calls: say so, not "reading"
+            for kind, text in self._progress.items():
+                if text == "reading…" or text.startswith("⏳"):
+                    self._progress[kind] = "⏳ " + printable(event.message)
         elif event.state == "applying" and event.kind:
             self._progress[event.kind] = "saving…"
         elif event.state in ("done", "failed") and event.kind and event.counts:

@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from dext_tui.connectors.loopback import CALLBACK_PATH, LOOPBACK_HOST, LOOPBACK_PORT
-from dext_tui.core.domain import PROVIDER_LABELS, ConnectionInfo, ListCounts
+from dext_tui.core.domain import PROVIDER_LABELS, ConnectionInfo, ListCounts, RefreshEvent
 from dext_tui.core.errors import DextError
 from dext_tui.core.text import printable
 from dext_tui.screens.dialogs import DialogScreen
@@ -144,17 +144,22 @@ class LoginDialog(DialogScreen[tuple[ConnectionInfo, list[ListCounts]] | None]):
         self._say("Pulling the lists…")
         try:
             result = await app.service.connect_authorised(  # type: ignore[attr-defined]
-                app.workspace,
+                app.workspace,  # type: ignore[attr-defined]
                 self.provider,
                 organisation,
                 how=self.how,
-                isolate=True,  # type: ignore[attr-defined]
+                progress=self._progress,
+                isolate=True,
             )
         except DextError as exc:
             self._busy = False
             self._say(str(exc), error=True)
             return
         self.dismiss(result)
+
+    def _progress(self, event: RefreshEvent) -> None:
+        if event.state == "waiting" and event.message:
+            self._say(f"Pulling the lists… {event.message}")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
