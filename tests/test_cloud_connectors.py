@@ -1137,3 +1137,21 @@ def test_sandbox_arguments_follow_abbreviated_global_options() -> None:
     assert _after_command(["--data", "sandbox", "sandbox", "--port", "1"], "sandbox") == ["--port", "1"]
     assert _after_command(["--wo", "x", "--demo", "sandbox", "--quiet"], "sandbox") == ["--quiet"]
     assert _after_command(["--data-dir=sandbox", "sandbox", "--seed", "3"], "sandbox") == ["--seed", "3"]
+
+
+def test_a_contact_delta_says_which_list_a_contact_left() -> None:
+    """Xero's delta lists a contact once, with its flags now: one that became a customer only has left the
+    suppliers (a whole read would show it by its absence), so the delta archives it there."""
+    from dext_tui.connectors.xero import _left_lists, map_contacts
+    from dext_tui.core.domain import ItemStatus, Kind
+
+    contacts = [
+        {"ContactID": "a", "Name": "Now only a customer", "ContactStatus": "ACTIVE", "IsCustomer": True},
+        {"ContactID": "b", "Name": "Both", "ContactStatus": "ACTIVE", "IsSupplier": True, "IsCustomer": True},
+        {"ContactID": "c", "Name": "Only a supplier", "ContactStatus": "ACTIVE", "IsSupplier": True},
+    ]
+    lists = _left_lists(map_contacts(contacts, "/Contacts"))
+    suppliers = {i.remote_id: i.status for i in lists[Kind.SUPPLIERS]}
+    customers = {i.remote_id: i.status for i in lists[Kind.CUSTOMERS]}
+    assert suppliers == {"b": ItemStatus.ACTIVE, "c": ItemStatus.ACTIVE, "a": ItemStatus.ARCHIVED}
+    assert customers == {"a": ItemStatus.ACTIVE, "b": ItemStatus.ACTIVE, "c": ItemStatus.ARCHIVED}

@@ -129,8 +129,12 @@ def test_a_partial_list_updates_what_came_and_keeps_the_rest(tmp_path) -> None:
             RemoteItem("c9", None, "New supplier"),
         ]
         counts = apply_remote_list(db, items=delta, fingerprint="t2", partial=True, **args)
+        # A delta saying an item it never had left the list stores nothing (a customer-only contact).
+        never = [RemoteItem("c77", None, "A customer", ItemStatus.ARCHIVED)]
+        apply_remote_list(db, items=never, fingerprint="t3", partial=True, **args)
         rows = dict(db.execute("SELECT remote_id, status || ' ' || name FROM listitem").fetchall())
     store.close()
     assert (counts.added, counts.changed, counts.archived, counts.total) == (1, 1, 1, 6)
     assert rows["c0"] == "active Supplier 0" and rows["c4"] == "active Supplier 4"  # not in the delta: kept
     assert rows["c1"] == "active Supplier 1 renamed" and rows["c2"] == "archived Supplier 2"
+    assert "c77" not in rows

@@ -245,6 +245,22 @@ def map_contacts(contacts: list[dict[str, Any]], what: str) -> dict[Kind, list[R
     return {Kind.SUPPLIERS: suppliers, Kind.CUSTOMERS: customers}
 
 
+def _left_lists(lists: dict[Kind, list[RemoteItem]]) -> dict[Kind, list[RemoteItem]]:
+    """A delta of contacts: one now only a customer has left the suppliers (and the other way round), as a
+    whole read would show by its absence. It comes in the list it left as archived; the store ignores
+    that for a contact it never had in that list."""
+    suppliers, customers = lists[Kind.SUPPLIERS], lists[Kind.CUSTOMERS]
+    in_suppliers = {i.remote_id for i in suppliers}
+    in_customers = {i.remote_id for i in customers}
+    gone = ItemStatus.ARCHIVED
+    return {
+        Kind.SUPPLIERS: suppliers
+        + [i._replace(status=gone) for i in customers if i.remote_id not in in_suppliers],
+        Kind.CUSTOMERS: customers
+        + [i._replace(status=gone) for i in suppliers if i.remote_id not in in_customers],
+    }
+
+
 def map_tax_rates(rates: list[dict[str, Any]], what: str) -> dict[Kind, list[RemoteItem]]:
     items = []
     for rate in rates:
@@ -454,6 +470,8 @@ class XeroConnector(CloudConnector):
             payload = None if response.status_code == 304 else decode_json(response, LABEL, what)
             records = [] if payload is None else expect_list(payload, source, LABEL, what)
         lists = MAPPERS[source](records, what)
+        if delta_from is not None and source == "Contacts":
+            lists = _left_lists(lists)
         modified = started - MODIFIED_OVERLAP
         full = previous["full"] if delta_from and previous else modified
         return _Fetched(source, lists, modified, full, partial=delta_from is not None)

@@ -54,6 +54,8 @@ def apply_remote_list(
         status = item.status.value
         data = _data_json(item.data)
         old = existing.get(item.remote_id)
+        if old is None and partial and status == ItemStatus.ARCHIVED:
+            continue  # a delta saying an item left a list it was never in: nothing to store
         if old is None:
             inserts.append(
                 (
