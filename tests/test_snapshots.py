@@ -138,3 +138,28 @@ def test_merge_wizard_suppliers_step(snap_compare, data_dir: Path, small_ledger:
         await pilot.pause()
 
     assert snap_compare(make_app(data_dir), terminal_size=(80, 24), run_before=open_wizard)
+
+
+def test_xero_login_dialog(snap_compare, data_dir: Path, monkeypatch) -> None:
+    """Connect › Xero at 80x24: the login URL, where the redirect comes back, the paste box."""
+    import dext_tui.connectors.oauth as oauth
+    from dext_tui.core.service import DextService
+    from dext_tui.screens.login import LoginDialog
+
+    monkeypatch.delenv("DEXT_TUI_SANDBOX_URL", raising=False)
+    monkeypatch.setenv("DEXT_TUI_XERO_CLIENT_ID", "practice-app-id")
+    monkeypatch.setattr(oauth.secrets, "token_urlsafe", lambda n: "x" * max(43, n))  # a fixed URL
+    monkeypatch.setattr(LoginDialog, "_listen", lambda self: None)  # no real port in a snapshot
+    DextService.open(data_dir).close()
+
+    async def open_login(pilot) -> None:
+        await _ready(pilot)
+        pilot.app.copy_to_clipboard = lambda _text: None
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("shift+tab", "down", "enter")
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(data_dir, workspace="Default"), terminal_size=(80, 24), run_before=open_login
+    )
