@@ -121,6 +121,16 @@ class TokenStore:
         with contextlib.suppress(FileNotFoundError):
             self._path(key).unlink()
 
+    # -- other private records -----------------------------------------------------------------------
+
+    def path(self, key: str) -> Path:
+        return self._path(key)
+
+    def save_json(self, key: str, payload: dict[str, Any]) -> None:
+        """Any owner-only record under `key`, written as the tokens are (0600, atomic, fsynced): a login
+        waiting for its organisation to be chosen, say."""
+        self._write(self._path(key), payload)
+
     # -- pending authorisations ---------------------------------------------------------------------
 
     def save_pending(self, key: str, pending: PendingAuth) -> None:

@@ -22,7 +22,6 @@ from typing import Any
 
 from dext_tui.core.domain import PROVIDER_LABELS
 from dext_tui.core.errors import DextError, UsageError
-from dext_tui.paths import ensure_private_dir
 
 CLOUD_PROVIDERS = ("xero", "quickbooks")
 
@@ -49,17 +48,6 @@ def token_key(provider: str, tenant_id: str) -> str:
     return f"{provider}-{safe}"
 
 
-def _write_private(path: Path, payload: dict[str, Any]) -> None:
-    """Owner-only, atomic: a temp file (0600 from its creation), fsync, rename."""
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
 def _damaged(label: str) -> str:
     return f"the pending {label} authorisation is damaged; start again with --print-url"
 
@@ -83,8 +71,14 @@ class Authorisations:
 
         return client_from_config(provider, self.config, os.environ)
 
+    def _pending_store(self) -> Any:
+        """Logins in progress: owner-only records written as the tokens are, in their own folder."""
+        from dext_tui.connectors.tokens import TokenStore
+
+        return TokenStore(self.data_dir / "pending")
+
     def _pending_path(self, provider: str, workspace_id: int) -> Path:
-        return ensure_private_dir(self.data_dir / "pending") / f"{provider}-{workspace_id}.json"
+        return Path(self._pending_store().path(f"{provider}-{workspace_id}"))
 
     def _load(self, provider: str, workspace_id: int) -> dict[str, Any]:
         label = PROVIDER_LABELS.get(provider, provider)
@@ -110,7 +104,7 @@ class Authorisations:
 
         self._check(provider)
         pending = begin(self.client(provider))
-        _write_private(self._pending_path(provider, workspace_id), {"pending": pending.to_json()})
+        self._pending_store().save_json(f"{provider}-{workspace_id}", {"pending": pending.to_json()})
         return str(pending.url)
 
     # -- 2 ----------------------------------------------------------------------------------------
@@ -134,7 +128,7 @@ class Authorisations:
             )
         payload["authorised"] = tokens.to_json()
         payload["organisations"] = [[o.id, o.name] for o in organisations]
-        _write_private(self._pending_path(provider, workspace_id), payload)
+        self._pending_store().save_json(f"{provider}-{workspace_id}", payload)
         return organisations
 
     async def _organisations(self, provider: str, client: Any, tokens: Any) -> list[Organisation]:
