@@ -432,14 +432,13 @@ class DextApp(App[int]):
 
     def _merged(self, applied: bool | None) -> None:
         if applied:
-            self._lists_moved()
+            self.run_worker(self._lists_moved(), group="info", exclusive=True)
 
-    def _lists_moved(self) -> None:
-        """Items were re-pointed or retired (merge, undo): the page, the lists and the rules follow."""
-        self.run_worker(self.reload_info(), group="info", exclusive=True)
-        for list_page in self._list_pages(ALL_KINDS):
-            list_page.invalidate()
-        self.rules_changed()
+    async def _lists_moved(self) -> None:
+        """Items were re-pointed, retired or set aside (merge, undo, disconnect): the Integration page,
+        the Rules page and every list page follow."""
+        await self.reload_info()
+        self.rules_changed()  # also invalidates every list page
 
     @work(exclusive=True, group="merge-undo")
     async def _undo_merge(self) -> None:
@@ -451,7 +450,7 @@ class DextApp(App[int]):
             self.notify(printable(str(exc)), title="Undo last merge", severity="error", markup=False)
             return
         self.notify(printable(message), title="Merge undone", markup=False, timeout=10)
-        self._lists_moved()
+        await self._lists_moved()
 
     def action_disconnect(self) -> None:
         from dext_tui.core.errors import DextError
@@ -480,10 +479,7 @@ class DextApp(App[int]):
             self.notify(printable(str(exc)), title="Disconnect failed", severity="error", markup=False)
             return
         self.notify(printable(message), title="Disconnected", markup=False, timeout=10)
-        await self.reload_info()
-        for list_page in self._list_pages(ALL_KINDS):
-            list_page.invalidate()
-        self.rules_changed()
+        await self._lists_moved()
 
     def _add_rule(self) -> None:
         self.main.show_page("rules")
