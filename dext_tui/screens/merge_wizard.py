@@ -9,6 +9,7 @@ Undo last merge). Every choice is saved as it is made: quitting half-way resumes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +28,9 @@ from dext_tui.widgets.keybar import KeyBar
 from dext_tui.widgets.merge_table import MergeLine, MergeTable, item_label
 from dext_tui.widgets.picker import Picked, PickerScreen, offered
 
+if TYPE_CHECKING:
+    from dext_tui.core.service import DextService, WorkspaceRef
+
 DEFAULT_THRESHOLD = 0.9
 SAVE_EVERY = 0.4  # seconds: choices reach the store this soon after they are made
 
@@ -44,15 +48,15 @@ class WizardData:
     draft: MergeDraft
 
 
-def load_wizard_data(service: object, ws: object) -> WizardData:
-    plan = service.merge_plan(ws)  # type: ignore[attr-defined]
+def load_wizard_data(service: DextService, ws: WorkspaceRef) -> WizardData:
+    plan = service.merge_plan(ws)
     new_items, new_labels = {}, {}
     for kind in plan.lists:
-        rows = service.item_tuples(ws, kind)  # type: ignore[attr-defined]
+        rows = service.item_tuples(ws, kind)
         new_items[kind] = offered(rows)
         new_labels[kind] = {r[0]: item_label(r[1], r[2]) for r in rows}
-    weights = service.merge_weights(ws)  # type: ignore[attr-defined]
-    draft = service.merge_draft(ws)  # type: ignore[attr-defined]
+    weights = service.merge_weights(ws)
+    draft = service.merge_draft(ws)
     # A draft may name items a refresh has since removed: those choices are forgotten.
     for kind, choices in list(draft.choices.items()):
         if kind not in plan.lists:
