@@ -305,8 +305,7 @@ async def _log_in(
             raise DextError(
                 f"that login opens several organisations ({names}); choose one: {command} --tenant NAME"
             )
-    how = {"connect": "connect", "reconnect": "reconnect", "change": "change"}[args.command]
-    return await service.connect_authorised(ws, provider, args.tenant, how=how)
+    return await service.connect_authorised(ws, provider, args.tenant, how=args.command)
 
 
 def _check_usage(args: argparse.Namespace) -> None:
