@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 from dext_tui.core.domain import Kind, RemoteItem
 from dext_tui.core.history import HistoryRecord
+from dext_tui.core.publishing import Bill, OutcomeFn, PublishOutcome
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class FetchResult:
     # Lists fetched incrementally (`fetch(since=...)`): they hold only what changed since then, so an
     # item missing from them has not gone. Every other list is whole.
     partial: frozenset[Kind] = frozenset()
+    # The books' lock date: nothing dated on or before it may be published (Xero's period / end of year
+    # lock date, QuickBooks' book close date). None: no lock date, or the source has none.
+    lock_date: date | None = None
 
 
 class Connector(Protocol):
@@ -55,3 +61,14 @@ class Connector(Protocol):
         items of other books are the same as these. Optional: a connector that cannot read history (a
         cloud package without a transactions API) returns None, and callers do without. Raises like
         `fetch` (ConnectionExpired, InvalidData, ...)."""
+
+    async def publish(
+        self, bills: Sequence[Bill], *, on_outcome: OutcomeFn | None = None
+    ) -> list[PublishOutcome]:
+        """Publish each bill; one outcome per bill, in the bills' order. Each outcome is also handed to
+        `on_outcome` as soon as it is known, so the caller can record it at once (a crash then loses at
+        most the bills in flight, and those are safe to send again: see `Bill.idempotency_key`).
+        A bill the books already hold (same uid / idempotency key) is an ok outcome with `already=True`.
+        Raises ConnectionExpired when the software refuses the authorisation: outcomes already handed
+        out stand, the bills not yet answered were not published. Other failures are per-bill outcomes
+        with an `ErrorClass` and the software's own message."""

@@ -26,6 +26,17 @@ class Kind(StrEnum):
     def cli_name(self) -> str:
         return self.value.replace("_", "-")
 
+    @property
+    def singular(self) -> str:
+        """One item of the list, in a sentence: "category", "tax code"."""
+        return {
+            "categories": "category",
+            "tax_codes": "tax code",
+            "bank_accounts": "bank account",
+            "tracking": "tracking option",
+            "currencies": "currency",
+        }.get(self.value, self.value.rstrip("s"))
+
     @classmethod
     def parse(cls, text: str) -> Kind:
         """Accept `tax-codes`, `tax_codes` or `Tax codes`; raise ValueError naming the valid kinds."""

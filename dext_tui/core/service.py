@@ -84,6 +84,7 @@ from dext_tui.store.queries import connection_info, parse_time
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from dext_tui.core.inbox import CostInbox
     from dext_tui.store.models import Connection, Workspace
 
 PROVIDERS = ("beancount", *CLOUD_PROVIDERS)
@@ -232,6 +233,8 @@ def _item_ids(db: sqlite3.Connection, workspace_id: int, generation: int, kind: 
 
 
 RULE_COLUMNS = ("target_item_id", *(f"{name}_id" for name in RULE_FIELDS))
+COST_COLUMNS = ("supplier_id", "category_id", "tax_code_id", "bank_account_id", "tracking_id")
+COST_LINE_COLUMNS = ("category_id", "tax_code_id", "tracking_id")
 
 
 def _repoint(db: sqlite3.Connection, workspace_id: int, pairs: Sequence[tuple[int, int]], stamp: str) -> int:
@@ -249,6 +252,21 @@ def _repoint(db: sqlite3.Connection, workspace_id: int, pairs: Sequence[tuple[in
             f" updated_at = ? WHERE workspace_id = ? AND {column} IN (SELECT old_id FROM merge_map)",
             (stamp, workspace_id),
         ).rowcount
+    # Costs not yet published follow too (a published one keeps what it was published with).
+    for column in COST_COLUMNS:
+        db.execute(
+            f"UPDATE costitem SET {column} = (SELECT new_id FROM merge_map WHERE old_id = costitem.{column}),"
+            f" updated_at = ? WHERE workspace_id = ? AND state != 'published'"
+            f" AND {column} IN (SELECT old_id FROM merge_map)",
+            (stamp, workspace_id),
+        )
+    for column in COST_LINE_COLUMNS:
+        db.execute(
+            f"UPDATE costline SET {column} = (SELECT new_id FROM merge_map WHERE old_id = costline.{column})"
+            f" WHERE {column} IN (SELECT old_id FROM merge_map) AND item_id IN"
+            " (SELECT id FROM costitem WHERE workspace_id = ? AND state != 'published')",
+            (workspace_id,),
+        )
     # Manual settings follow: a new item is hidden if a former item mapped to it was, and takes a
     # former item's default tax code when it has none of its own.
     db.execute(
@@ -282,16 +300,6 @@ def _save_progress(db: sqlite3.Connection, session_id: int, progress: dict[str, 
         "UPDATE mergesession SET progress = ?, state = ? WHERE id = ?",
         (json.dumps(progress), "done" if done else "open", session_id),
     )
-
-
-def _singular(kind: Kind) -> str:
-    return {
-        "categories": "category",
-        "tax_codes": "tax code",
-        "bank_accounts": "bank account",
-        "tracking": "tracking option",
-        "currencies": "currency",
-    }.get(kind.value, kind.value.rstrip("s"))
 
 
 def _rule_columns(spec: RuleSpec) -> dict[str, Any]:
@@ -422,6 +430,13 @@ class DextService:
             base = quickbooks_api_base(self.config.as_dict())
             return QuickBooksConnector(target, None, key, store, client, api_base=base)
         raise UsageError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
+
+    @property
+    def costs(self) -> CostInbox:
+        """The costs inbox: cost items, the pre-flight check, publishing."""
+        from dext_tui.core.inbox import CostInbox
+
+        return CostInbox(self)
 
     @property
     def authorisations(self) -> Authorisations:
@@ -568,6 +583,7 @@ class DextService:
             last_refreshed_at=now,
             expires_at=self._expiry(now),
             generation=1 + max(last or 0, workspace.generation),
+            lock_date=result.lock_date.isoformat() if result.lock_date else None,
         )
         s.add(conn)
         workspace.generation = conn.generation
@@ -686,7 +702,10 @@ class DextService:
         counts = []
         for kind in kinds:
             counts.append(await asyncio.to_thread(write_one, kind))
-        await asyncio.to_thread(self._mark_refreshed, info.id, result.tenant_name, counts)
+        whole = set(kinds) == set(ALL_KINDS)  # the lock date comes with a whole refresh
+        await asyncio.to_thread(
+            self._mark_refreshed, info.id, result.tenant_name, counts, result.lock_date if whole else ...
+        )
         return counts
 
     def _fingerprints(self, connection_id: int, kinds: Sequence[Kind]) -> dict[Kind, str]:
@@ -721,7 +740,9 @@ class DextService:
             row = db.execute("SELECT tenant_id FROM connection WHERE id = ?", (connection_id,)).fetchone()
         return row[0] if row else None
 
-    def _mark_refreshed(self, connection_id: int, tenant_name: str | None, counts: list[ListCounts]) -> None:
+    def _mark_refreshed(
+        self, connection_id: int, tenant_name: str | None, counts: list[ListCounts], lock_date: Any = ...
+    ) -> None:
         now = utcnow()
         with self.store.transaction() as db:
             if all(c.ok for c in counts):
@@ -729,6 +750,11 @@ class DextService:
                     "UPDATE connection SET last_refreshed_at = ?, tenant_name = COALESCE(?, tenant_name)"
                     " WHERE id = ?",
                     (db_time(now), tenant_name or None, connection_id),
+                )
+            if lock_date is not ...:
+                db.execute(
+                    "UPDATE connection SET lock_date = ? WHERE id = ?",
+                    (lock_date.isoformat() if lock_date else None, connection_id),
                 )
             _insert_refresh_event(db, connection_id, now, counts)
 
@@ -771,6 +797,7 @@ class DextService:
                 moved = f" to {target_text}" if target_text != conn.target else ""
                 _move_to(s, conn, ConnectionStatus.CONNECTED, f"Reconnected{moved}", now)
                 conn.target, conn.last_refreshed_at = target_text, now
+                conn.lock_date = result.lock_date.isoformat() if result.lock_date else None
                 conn.expires_at = self._expiry(now)  # reconnecting renews the authorisation
                 s.add(conn)
                 return self._apply_all(s, ws, conn, result, loop, progress)
@@ -854,7 +881,7 @@ class DextService:
         matches = by_code or [i for i in items if i.name.casefold() == wanted]
         active = [i for i in matches if i.status == ItemStatus.ACTIVE] or matches
         if not active:
-            raise NotFound(f"no {_singular(kind)} {text!r} in the {kind.label.lower()} list")
+            raise NotFound(f"no {kind.singular} {text!r} in the {kind.label.lower()} list")
         if len(active) > 1:
             raise NotFound(
                 f"{len(active)} {kind.label.lower()} match {text!r}; give the code instead"
@@ -1030,6 +1057,18 @@ class DextService:
             ).fetchone()[0]
             if in_use:
                 raise DextError(f"{row[4]!r} is the default tax code of {in_use} categories; hide it instead")
+            costs = db.execute(
+                "SELECT count(*) FROM costitem WHERE "
+                + " OR ".join(f"{c} = ?" for c in COST_COLUMNS)
+                + " OR id IN (SELECT item_id FROM costline WHERE "
+                + " OR ".join(f"{c} = ?" for c in COST_LINE_COLUMNS)
+                + ")",
+                (item_id,) * (len(COST_COLUMNS) + len(COST_LINE_COLUMNS)),
+            ).fetchone()[0]
+            if costs:
+                raise DextError(
+                    f"{row[4]!r} is used by {costs} cost item{'s' if costs > 1 else ''}; hide it instead"
+                )
             db.execute("DELETE FROM listitem WHERE id = ?", (item_id,))
 
     def set_visible(self, ws: WorkspaceRef, item_id: int, visible: bool) -> None:

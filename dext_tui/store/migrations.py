@@ -136,6 +136,52 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX ix_listitem_default_tax_code ON listitem (default_tax_code_id)"
         " WHERE default_tax_code_id IS NOT NULL",
     ],
+    # 5: the costs inbox (cost items and their split lines) and the books' lock date
+    [
+        "ALTER TABLE connection ADD COLUMN lock_date VARCHAR",  # YYYY-MM-DD, from the software
+        """CREATE TABLE costitem (
+            id INTEGER NOT NULL PRIMARY KEY,
+            workspace_id INTEGER NOT NULL REFERENCES workspace (id),
+            uid VARCHAR NOT NULL UNIQUE,
+            date VARCHAR,
+            supplier_id INTEGER REFERENCES listitem (id),
+            supplier_name VARCHAR,
+            reference VARCHAR,
+            description VARCHAR,
+            total VARCHAR,
+            tax VARCHAR,
+            currency VARCHAR,
+            category_id INTEGER REFERENCES listitem (id),
+            tax_code_id INTEGER REFERENCES listitem (id),
+            bank_account_id INTEGER REFERENCES listitem (id),
+            tracking_id INTEGER REFERENCES listitem (id),
+            paid BOOLEAN NOT NULL,
+            sources VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            remote_id VARCHAR,
+            published_at DATETIME,
+            published_to INTEGER REFERENCES connection (id),
+            error_class VARCHAR,
+            error_message VARCHAR,
+            error_at DATETIME,
+            created_at DATETIME NOT NULL,
+            updated_at DATETIME NOT NULL
+        )""",
+        "CREATE INDEX ix_costitem_inbox ON costitem (workspace_id, state, date, id)",
+        "CREATE INDEX ix_costitem_supplier ON costitem (supplier_id)",
+        """CREATE TABLE costline (
+            id INTEGER NOT NULL PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES costitem (id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            amount VARCHAR NOT NULL,
+            tax VARCHAR,
+            category_id INTEGER REFERENCES listitem (id),
+            tax_code_id INTEGER REFERENCES listitem (id),
+            tracking_id INTEGER REFERENCES listitem (id),
+            description VARCHAR
+        )""",
+        "CREATE INDEX ix_costline_item_id ON costline (item_id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

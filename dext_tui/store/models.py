@@ -32,6 +32,7 @@ class Connection(SQLModel, table=True):
     last_refreshed_at: datetime | None = None
     disconnected_at: datetime | None = None
     generation: int = 1
+    lock_date: str | None = None  # YYYY-MM-DD: the books' lock date, from the software
 
 
 class ListItem(SQLModel, table=True):
@@ -69,6 +70,52 @@ class Rule(SQLModel, table=True):
     auto_publish: str = "none"
     created_at: datetime
     updated_at: datetime
+
+
+class CostItem(SQLModel, table=True):
+    """A cost (receipt, bill) to publish through the connection. Its fields point at list items like a
+    rule's do; amounts are exact decimal text, tax inclusive."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    uid: str = Field(unique=True)  # stable: the ledger's dext-id, the base of idempotency keys
+    date: str | None = None  # YYYY-MM-DD
+    supplier_id: int | None = Field(default=None, foreign_key="listitem.id")
+    supplier_name: str | None = None  # as given, when no supplier of the lists matched
+    reference: str | None = None
+    description: str | None = None
+    total: str | None = None
+    tax: str | None = None
+    currency: str | None = None
+    category_id: int | None = Field(default=None, foreign_key="listitem.id")
+    tax_code_id: int | None = Field(default=None, foreign_key="listitem.id")
+    bank_account_id: int | None = Field(default=None, foreign_key="listitem.id")
+    tracking_id: int | None = Field(default=None, foreign_key="listitem.id")
+    paid: bool = False
+    sources: str = "{}"  # JSON {field: where its value came from}: why this value
+    state: str = "ready"  # ready | published | failed
+    remote_id: str | None = None
+    published_at: datetime | None = None
+    published_to: int | None = Field(default=None, foreign_key="connection.id")
+    error_class: str | None = None
+    error_message: str | None = None
+    error_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CostLine(SQLModel, table=True):
+    """A split of a cost item: part of its total with its own category and tax code."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="costitem.id")
+    position: int
+    amount: str
+    tax: str | None = None
+    category_id: int | None = Field(default=None, foreign_key="listitem.id")
+    tax_code_id: int | None = Field(default=None, foreign_key="listitem.id")
+    tracking_id: int | None = Field(default=None, foreign_key="listitem.id")
+    description: str | None = None
 
 
 class MergeSession(SQLModel, table=True):

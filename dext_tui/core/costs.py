@@ -1,0 +1,613 @@
+"""The costs inbox: cost items, the rules that fill them (each field says why it has its value), reading
+a CSV file of costs, and the plain types the inbox shows. Publishing is in `core.inbox`.
+
+Rules fill what an item does not say itself, field by field: the payment method's rule first, then the
+supplier's rule, then defaults (a category's default tax code). A value set by hand or by the import is
+never replaced by a rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from dext_tui.core.domain import AutoPublish, ItemRef, ItemStatus, Kind, RuleInfo, RuleScope, iso
+from dext_tui.core.errors import DextError, InvalidData
+from dext_tui.core.publishing import ErrorClass
+
+MAX_ROWS = 200_000
+MAX_ERRORS_SHOWN = 20
+MAX_TEXT = 500
+CENT = Decimal("0.01")
+
+
+class CostState(StrEnum):
+    READY = "ready"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+    @classmethod
+    def parse(cls, text: str) -> CostState:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown state {text!r}; choose one of: ready, published, failed") from None
+
+
+# The item fields that point at list items: field -> its list.
+ITEM_FIELDS: dict[str, Kind] = {
+    "supplier": Kind.SUPPLIERS,
+    "category": Kind.CATEGORIES,
+    "tax_code": Kind.TAX_CODES,
+    "bank_account": Kind.BANK_ACCOUNTS,
+    "tracking": Kind.TRACKING,
+}
+LINE_FIELDS: dict[str, Kind] = {
+    "category": Kind.CATEGORIES,
+    "tax_code": Kind.TAX_CODES,
+    "tracking": Kind.TRACKING,
+}
+# What rules may fill, in the order they are filled (the payment method first: it picks its own rule).
+RULE_FILLED = ("bank_account", "category", "tax_code", "tracking", "currency", "description", "paid")
+FIELD_LABELS = {
+    "date": "Date",
+    "supplier": "Supplier",
+    "reference": "Reference",
+    "total": "Total",
+    "tax": "Tax",
+    "currency": "Currency",
+    "category": "Category",
+    "tax_code": "Tax code",
+    "bank_account": "Payment method",
+    "tracking": "Tracking",
+    "description": "Description",
+    "paid": "Paid",
+    "auto_publish": "Auto-publish",
+}
+
+
+# -- what the inbox shows ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    """One cost item as the inbox lists it."""
+
+    id: int
+    date: str | None
+    supplier: str
+    reference: str | None
+    total: str | None
+    currency: str | None
+    category: str | None
+    state: CostState
+    error_class: ErrorClass | None
+    error_message: str | None
+    remote_id: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "date": self.date,
+            "supplier": self.supplier,
+            "reference": self.reference,
+            "total": self.total,
+            "currency": self.currency,
+            "category": self.category,
+            "state": self.state.value,
+            "remote_id": self.remote_id,
+            "error": None
+            if self.error_class is None
+            else {
+                "class": self.error_class.value,
+                "message": self.error_message,
+                "remedy": self.error_class.remedy,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why an item would not publish (pre-flight), or why it did not (a stored error)."""
+
+    error_class: ErrorClass
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"class": self.error_class.value, "message": self.message, "remedy": self.error_class.remedy}
+
+
+@dataclass(frozen=True, slots=True)
+class CostLineInfo:
+    position: int
+    amount: Decimal
+    tax: Decimal | None
+    category: ItemRef | None
+    tax_code: ItemRef | None
+    tracking: ItemRef | None
+    description: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "amount": str(self.amount),
+            "tax": None if self.tax is None else str(self.tax),
+            "category": self.category.to_json() if self.category else None,
+            "tax_code": self.tax_code.to_json() if self.tax_code else None,
+            "tracking": self.tracking.to_json() if self.tracking else None,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CostDetail:
+    """One cost item whole: its fields as items, why each has its value, its lines."""
+
+    id: int
+    uid: str
+    date: date | None
+    supplier: ItemRef | None
+    supplier_name: str | None
+    reference: str | None
+    description: str | None
+    total: Decimal | None
+    tax: Decimal | None
+    currency: str | None
+    category: ItemRef | None
+    tax_code: ItemRef | None
+    bank_account: ItemRef | None
+    tracking: ItemRef | None
+    paid: bool
+    state: CostState
+    remote_id: str | None
+    published_at: datetime | None
+    error_class: ErrorClass | None
+    error_message: str | None
+    lines: tuple[CostLineInfo, ...]
+    why: dict[str, str]  # field -> where its value came from ("Supplier rule for Acme (rule 3)")
+    auto_publish: AutoPublish
+
+    @property
+    def supplier_label(self) -> str:
+        return self.supplier.name if self.supplier else (self.supplier_name or "")
+
+    def draft(self) -> CostDraft:
+        """The item as a draft, for editing."""
+
+        def rid(ref: ItemRef | None) -> int | None:
+            return ref.id if ref else None
+
+        return CostDraft(
+            date=self.date,
+            supplier_id=rid(self.supplier),
+            supplier_name=None if self.supplier else self.supplier_name,
+            reference=self.reference,
+            description=self.description,
+            total=self.total,
+            tax=self.tax,
+            currency=self.currency,
+            category_id=rid(self.category),
+            tax_code_id=rid(self.tax_code),
+            bank_account_id=rid(self.bank_account),
+            tracking_id=rid(self.tracking),
+            paid=self.paid,
+            lines=tuple(
+                LineDraft(
+                    ln.amount, ln.tax, rid(ln.category), rid(ln.tax_code), rid(ln.tracking), ln.description
+                )
+                for ln in self.lines
+            ),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        def ref(r: ItemRef | None) -> dict[str, Any] | None:
+            return r.to_json() if r else None
+
+        return {
+            "id": self.id,
+            "uid": self.uid,
+            "date": self.date.isoformat() if self.date else None,
+            "supplier": ref(self.supplier) or ({"name": self.supplier_name} if self.supplier_name else None),
+            "reference": self.reference,
+            "description": self.description,
+            "total": None if self.total is None else str(self.total),
+            "tax": None if self.tax is None else str(self.tax),
+            "currency": self.currency,
+            "category": ref(self.category),
+            "tax_code": ref(self.tax_code),
+            "bank_account": ref(self.bank_account),
+            "tracking": ref(self.tracking),
+            "paid": self.paid,
+            "state": self.state.value,
+            "remote_id": self.remote_id,
+            "published_at": iso(self.published_at),
+            "error": None
+            if self.error_class is None
+            else {
+                "class": self.error_class.value,
+                "message": self.error_message,
+                "remedy": self.error_class.remedy,
+            },
+            "lines": [ln.to_json() for ln in self.lines],
+            "why": self.why,
+            "auto_publish": self.auto_publish.value,
+        }
+
+
+# -- what goes in ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineDraft:
+    amount: Decimal
+    tax: Decimal | None = None
+    category_id: int | None = None
+    tax_code_id: int | None = None
+    tracking_id: int | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CostDraft:
+    """A cost item as given (by hand or by a CSV row). A field left None is for the rules to fill."""
+
+    date: date | None = None
+    supplier_id: int | None = None
+    supplier_name: str | None = None  # a supplier the lists do not have (yet)
+    reference: str | None = None
+    description: str | None = None
+    total: Decimal | None = None
+    tax: Decimal | None = None
+    currency: str | None = None
+    category_id: int | None = None
+    tax_code_id: int | None = None
+    bank_account_id: int | None = None
+    tracking_id: int | None = None
+    paid: bool | None = None
+    lines: tuple[LineDraft, ...] = ()
+
+    def given(self) -> set[str]:
+        """The fields this draft sets (the others are the rules' to fill)."""
+        out = {
+            name
+            for name in ("date", "reference", "description", "total", "tax", "currency", "paid")
+            if getattr(self, name) is not None
+        }
+        out |= {name for name in ITEM_FIELDS if getattr(self, f"{name}_id") is not None}
+        if self.supplier_name:
+            out.add("supplier")
+        return out
+
+
+def check_draft(draft: CostDraft) -> list[str]:
+    """What is malformed in a draft (not what is missing: an item may wait in the inbox half filled)."""
+    problems = []
+    for name in ("reference", "description", "supplier_name"):
+        value = getattr(draft, name)
+        if value is not None and len(value) > MAX_TEXT:
+            problems.append(f"the {name.replace('_', ' ')} is longer than {MAX_TEXT} characters")
+        if value is not None and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            problems.append(f"the {name.replace('_', ' ')} has control characters")
+    if draft.total is not None and (not draft.total.is_finite() or draft.total <= 0):
+        problems.append("the total must be more than zero (credit notes are not supported yet)")
+    if draft.tax is not None and draft.total is not None and not 0 <= draft.tax <= draft.total:
+        problems.append("the tax must be between zero and the total")
+    if draft.currency is not None and not (len(draft.currency) == 3 and draft.currency.isalpha()):
+        problems.append(f"currency {draft.currency!r} must be a 3-letter code such as GBP")
+    if draft.lines:
+        if any(not ln.amount.is_finite() or ln.amount <= 0 for ln in draft.lines):
+            problems.append("every line's amount must be more than zero")
+        elif draft.total is not None and sum(ln.amount for ln in draft.lines) != draft.total:
+            problems.append(
+                f"the lines add up to {sum(ln.amount for ln in draft.lines)}, the total is {draft.total}"
+            )
+    return problems
+
+
+# -- why this value --------------------------------------------------------------------------------
+
+
+def source_of_rule(rule: RuleInfo) -> dict[str, Any]:
+    return {"by": "rule", "rule": rule.id, "scope": rule.scope.value, "target": rule.target.name}
+
+
+def explain(source: dict[str, Any] | None, rules_now: set[int] | None = None) -> str:
+    """A source as the user reads it."""
+    if not source:
+        return "not set"
+    by = source.get("by")
+    if by == "you":
+        return "set by you"
+    if by == "import":
+        return f"from {source.get('file', 'the import')}, line {source.get('line', '?')}"
+    if by == "rule":
+        scope = RuleScope(source.get("scope", "supplier"))
+        text = f"{scope.label} rule for {source.get('target', '?')} (rule {source.get('rule')})"
+        if rules_now is not None and source.get("rule") not in rules_now:
+            text += ", since removed"
+        return text
+    if by == "default":
+        return f"default tax code of category {source.get('category', '?')}"
+    return str(by)
+
+
+# -- rules fill an item ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RuleBook:
+    """The workspace's rules, by what they apply to."""
+
+    suppliers: dict[int, RuleInfo] = field(default_factory=dict)
+    payment_methods: dict[int, RuleInfo] = field(default_factory=dict)
+    default_tax: dict[int, tuple[int, str]] = field(default_factory=dict)  # category -> (tax code, label)
+
+    @classmethod
+    def load(cls, db: sqlite3.Connection, workspace_id: int, rules: list[RuleInfo]) -> RuleBook:
+        book = cls()
+        for rule in rules:
+            if rule.scope == RuleScope.SUPPLIER:
+                book.suppliers[rule.target.id] = rule
+            elif rule.scope == RuleScope.PAYMENT_METHOD:
+                book.payment_methods[rule.target.id] = rule
+        for cat_id, tax_id, code, name in db.execute(
+            "SELECT id, default_tax_code_id, code, name FROM listitem WHERE workspace_id = ?"
+            " AND kind = 'categories' AND default_tax_code_id IS NOT NULL",
+            (workspace_id,),
+        ):
+            book.default_tax[cat_id] = (tax_id, ItemRef(cat_id, code, name).label)
+        return book
+
+
+def _rule_value(rule: RuleInfo, name: str) -> Any:
+    if name == "description":
+        return rule.description
+    if name == "paid":
+        return rule.paid
+    ref = getattr(rule, name)
+    if ref is None:
+        return None
+    return ref.code or ref.name if name == "currency" else ref.id
+
+
+def fill(
+    values: dict[str, Any], sources: dict[str, Any], book: RuleBook, keep: Callable[[str], bool]
+) -> AutoPublish:
+    """Fill the fields rules may fill and `keep(field)` says are not set by hand, in place; returns what
+    the rules say about publishing automatically. `values` holds `bank_account`, `category`, ... (ids),
+    `currency` (a code), `description`, `paid`, and `supplier` (an id or None)."""
+    for name in RULE_FILLED:
+        if not keep(name):
+            values[name] = None
+            sources.pop(name, None)
+    supplier_rule = book.suppliers.get(values.get("supplier") or -1)
+    if values["bank_account"] is None and supplier_rule and supplier_rule.bank_account:
+        values["bank_account"] = supplier_rule.bank_account.id
+        sources["bank_account"] = source_of_rule(supplier_rule)
+    method_rule = book.payment_methods.get(values["bank_account"] or -1)
+    for name in RULE_FILLED[1:]:
+        if values[name] is not None:
+            continue
+        for rule in (method_rule, supplier_rule):
+            if rule is not None and _rule_value(rule, name) is not None:
+                values[name] = _rule_value(rule, name)
+                sources[name] = source_of_rule(rule)
+                break
+    if values["tax_code"] is None and values["category"] in book.default_tax:
+        tax_id, label = book.default_tax[values["category"]]
+        values["tax_code"] = tax_id
+        sources["tax_code"] = {"by": "default", "category": label}
+    if values["paid"] is None:
+        values["paid"] = False  # unpaid unless something says otherwise
+    for rule in (method_rule, supplier_rule):
+        if rule is not None and rule.auto_publish != AutoPublish.NONE:
+            return rule.auto_publish
+    return AutoPublish.NONE
+
+
+# -- reading a CSV file of costs ---------------------------------------------------------------
+
+REQUIRED_COLUMNS = ("date", "supplier", "reference", "total", "currency")
+OPTIONAL_COLUMNS = ("category", "tax_code", "bank_account", "description", "paid", "tax", "tracking")
+_TRUE = {"true", "yes", "y", "1", "paid"}
+_FALSE = {"false", "no", "n", "0", "unpaid", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class CsvCost:
+    line: int
+    draft: CostDraft
+
+
+class ItemFinder:
+    """Finds current list items by code, else by name (any case), for an import."""
+
+    def __init__(self, db: sqlite3.Connection, workspace_id: int) -> None:
+        self._by: dict[tuple[str, str, str], list[tuple[int, str]]] = {}
+        for item_id, kind, code, name, status in db.execute(
+            "SELECT id, kind, code, name, status FROM listitem WHERE workspace_id = ?"
+            " AND generation = (SELECT generation FROM workspace WHERE id = ?)",
+            (workspace_id, workspace_id),
+        ):
+            if code:
+                self._by.setdefault((kind, "code", code.casefold()), []).append((item_id, status))
+            self._by.setdefault((kind, "name", name.casefold()), []).append((item_id, status))
+
+    def find(self, kind: Kind, text: str, *, required: bool = True) -> int | None:
+        key = text.strip().casefold()
+        found = self._by.get((kind.value, "code", key)) or self._by.get((kind.value, "name", key)) or []
+        active = [i for i, status in found if status == ItemStatus.ACTIVE] or [i for i, _ in found]
+        if len(active) > 1:
+            raise ValueError(f"{len(active)} {kind.label.lower()} are called {text.strip()!r}; give the code")
+        if not active:
+            if not required:
+                return None
+            raise ValueError(f"no {kind.singular} {text.strip()!r} in the current lists")
+        return active[0]
+
+
+def _decimal(text: str, what: str) -> Decimal:
+    cleaned = text.strip().replace(",", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError(f"{what} {text.strip()!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"{what} {text.strip()!r} is not a number")
+    if value.as_tuple().exponent < -4:  # type: ignore[operator]
+        raise ValueError(f"{what} {text.strip()!r} has more than 4 decimals")
+    return value
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"date {text.strip()!r} must be YYYY-MM-DD") from None
+
+
+def _row_draft(values: dict[str, str], finder: ItemFinder) -> CostDraft:
+    problems = [f"{c} is empty" for c in ("date", "supplier", "total", "currency") if not values.get(c)]
+    if problems:
+        raise ValueError("; ".join(problems))
+    supplier_text = values["supplier"]
+    supplier_id = finder.find(Kind.SUPPLIERS, supplier_text, required=False)
+    paid_text = values.get("paid", "").strip().lower()
+    if paid_text not in _TRUE | _FALSE:
+        raise ValueError(f"paid {values['paid']!r} must be yes or no")
+
+    def item(column: str, kind: Kind) -> int | None:
+        return finder.find(kind, values[column]) if values.get(column) else None
+
+    draft = CostDraft(
+        date=parse_day(values["date"]),
+        supplier_id=supplier_id,
+        supplier_name=None if supplier_id else supplier_text.strip(),
+        reference=values.get("reference") or None,
+        description=values.get("description") or None,
+        total=_decimal(values["total"], "total"),
+        tax=_decimal(values["tax"], "tax") if values.get("tax") else None,
+        currency=values["currency"].strip().upper(),
+        category_id=item("category", Kind.CATEGORIES),
+        tax_code_id=item("tax_code", Kind.TAX_CODES),
+        bank_account_id=item("bank_account", Kind.BANK_ACCOUNTS),
+        tracking_id=item("tracking", Kind.TRACKING),
+        paid=(paid_text in _TRUE) if paid_text else None,
+    )
+    problems = check_draft(draft)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return draft
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DextError(f"no such file: {path}") from None
+    except OSError as exc:
+        raise DextError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidData(f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+
+
+def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    start = reader.line_num + 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
+
+
+def read_costs_csv(path: Path, finder: ItemFinder) -> list[CsvCost]:
+    """Every row of the file as a draft. Raises InvalidData listing each bad row by line: nothing is
+    imported from a file with errors."""
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidData(
+            f"{path.name} is empty: it needs a header row with {', '.join(REQUIRED_COLUMNS)}"
+        ) from None
+    except csv.Error as exc:
+        raise InvalidData(f"{path.name}: line 1: {exc}") from None
+    columns = [h.strip().lower().replace(" ", "_") for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise InvalidData(
+            f"{path.name}: the header row needs the columns {', '.join(REQUIRED_COLUMNS)}"
+            f" (missing: {', '.join(missing)})"
+        )
+    allowed = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
+    unknown = [c for c in columns if c and c not in allowed]
+    if unknown:
+        raise InvalidData(
+            f"{path.name}: unknown column {unknown[0]!r}"
+            f" (allowed: {', '.join([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])})"
+        )
+    if len(set(columns)) != len(columns):
+        raise InvalidData(f"{path.name}: a column appears twice in the header row")
+    costs: list[CsvCost] = []
+    errors: list[str] = []
+    try:
+        for line, row in _records(reader):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(costs) + len(errors) >= MAX_ROWS:
+                raise InvalidData(f"{path.name}: more than {MAX_ROWS:,} rows")
+            if len(row) != len(columns):
+                errors.append(f"line {line}: {len(row)} fields, the header has {len(columns)}")
+                continue
+            values = {c: cell.strip() for c, cell in zip(columns, row, strict=True) if c}
+            try:
+                costs.append(CsvCost(line, _row_draft(values, finder)))
+            except ValueError as exc:
+                errors.append(f"line {line}: {exc}")
+    except csv.Error as exc:
+        errors.append(f"line {reader.line_num}: {exc}")
+    if errors:
+        shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
+        more = len(errors) - MAX_ERRORS_SHOWN
+        raise InvalidData(
+            f"{path.name}: {len(errors)} bad row{'s' if len(errors) > 1 else ''}, nothing imported: {shown}"
+            + (f" (and {more} more)" if more > 0 else "")
+        )
+    return costs
+
+
+@dataclass(slots=True)
+class CostImportReport:
+    added: int = 0
+    already: int = 0  # rows the inbox already had (same supplier, reference, date and total)
+    filled: int = 0  # fields the rules filled
+    ids: list[int] = field(default_factory=list)
+    auto_publish: list[int] = field(default_factory=list)  # items a rule says to publish at once
+
+    def summary(self) -> str:
+        text = f"{self.added} cost item{'s' if self.added != 1 else ''} added,"
+        text += f" {self.filled} fields filled by rules"
+        if self.already:
+            text += f", {self.already} already in the inbox (skipped)"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "already": self.already,
+            "filled_by_rules": self.filled,
+            "ids": self.ids,
+            "auto_publish": self.auto_publish,
+        }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

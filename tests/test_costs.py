@@ -1,0 +1,256 @@
+"""The costs inbox with a real store and a real ledger: CSV import (bad rows by line, nothing imported),
+rules filling items and saying why, editing, the pre-flight check, and merges re-pointing costs."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from dext_tui.core.costs import CostDraft, CostState, LineDraft
+from dext_tui.core.domain import AutoPublish, Kind, RuleScope, RuleSpec
+from dext_tui.core.errors import DextError, InvalidData, NotConnected
+from dext_tui.core.publishing import ErrorClass
+from dext_tui.core.service import DextService
+
+HEADER = "date,supplier,reference,total,currency,category,tax_code,bank_account,description,paid\n"
+
+
+async def connected(service: DextService, ledger: Path, name: str = "Acme"):
+    ws = service.ensure_workspace(name)
+    await service.connect(ws, "beancount", str(ledger))
+    return ws
+
+
+def write_csv(tmp_path: Path, text: str, name: str = "costs.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def item(service: DextService, ws, kind: Kind, text: str) -> int:
+    return service.find_item(ws, kind, text).id
+
+
+async def test_import_fills_items_from_rules_and_says_why(
+    service, small_ledger: Path, tmp_path: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    landlord = item(service, ws, Kind.SUPPLIERS, "Landlord Ltd")
+    card = item(service, ws, Kind.BANK_ACCOUNTS, "Liabilities:CreditCard")
+    service.add_rule(
+        ws,
+        RuleSpec(
+            RuleScope.SUPPLIER,
+            landlord,
+            category_id=item(service, ws, Kind.CATEGORIES, "Office rent"),
+            tax_code_id=item(service, ws, Kind.TAX_CODES, "S20"),
+            bank_account_id=item(service, ws, Kind.BANK_ACCOUNTS, "Current account"),
+            description="Monthly rent",
+        ),
+    )
+    service.add_rule(
+        ws,
+        RuleSpec(
+            RuleScope.PAYMENT_METHOD,
+            card,
+            category_id=item(service, ws, Kind.CATEGORIES, "Travel"),
+            tracking_id=item(service, ws, Kind.TRACKING, "project-x"),
+            auto_publish=AutoPublish.ALWAYS,
+        ),
+    )
+    path = write_csv(
+        tmp_path,
+        HEADER
+        + "2024-02-01,Landlord Ltd,R-1,1200.00,GBP,,,,,\n"
+        + "2024-02-02,Landlord Ltd,R-2,1200.00,gbp,,Z0,Liabilities:CreditCard,,yes\n"
+        + "2024-02-03,New Shop,S-9,12.50,GBP,Expenses:Travel,,,Pens,no\n",
+    )
+
+    report = service.costs.import_csv(ws, path)
+
+    assert (report.added, report.already) == (3, 0)
+    first, second, third = (service.costs.detail(ws, i) for i in report.ids)
+    # The supplier's rule fills what the row leaves empty, and each field says so.
+    assert first.category and first.category.name == "Office rent"
+    assert first.tax_code and first.tax_code.code == "S20"
+    assert first.bank_account and first.bank_account.name == "Current account"
+    assert first.description == "Monthly rent"
+    assert first.why["category"] == "Supplier rule for Landlord Ltd (rule 1)"
+    assert first.why["total"] == "from costs.csv, line 2"
+    # The payment method's rule wins over the supplier's; the row's own tax code wins over both.
+    assert second.category and second.category.name == "Travel"
+    assert second.why["category"] == "Payment method rule for CreditCard (rule 2)"
+    assert second.tracking and second.tracking.code == "project-x"
+    assert second.tax_code and second.tax_code.code == "Z0"
+    assert second.why["tax_code"] == "from costs.csv, line 3"
+    assert second.description == "Monthly rent"  # the card's rule says nothing of it: the supplier's does
+    assert (second.currency, second.paid) == ("GBP", True)
+    assert report.auto_publish == [second.id]
+    # A supplier the lists do not have yet is kept by name.
+    assert (third.supplier, third.supplier_name, third.supplier_label) == (None, "New Shop", "New Shop")
+    assert third.total == Decimal("12.50")
+    assert [r.state for r in service.costs.rows(ws)] == [CostState.READY] * 3
+
+    # The same file again adds nothing.
+    again = service.costs.import_csv(ws, path)
+    assert (again.added, again.already) == (0, 3)
+
+
+async def test_a_file_with_bad_rows_names_each_and_imports_nothing(
+    service, small_ledger: Path, tmp_path: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    path = write_csv(
+        tmp_path,
+        HEADER
+        + "2024-02-01,Landlord Ltd,R-1,1200.00,GBP,,,,,\n"
+        + "01/02/2024,Landlord Ltd,R-2,10,GBP,,,,,\n"
+        + "2024-02-03,Rail Co,R-3,ten,GBP,,,,,\n"
+        + "2024-02-04,Rail Co,R-4,10,GBP,Expenses:Nowhere,,,,\n"
+        + "2024-02-05,Rail Co,R-5,-4,GBP,,,,,maybe\n",
+    )
+    with pytest.raises(InvalidData) as caught:
+        service.costs.import_csv(ws, path)
+    text = str(caught.value)
+    assert "4 bad rows, nothing imported" in text
+    assert "line 3: date '01/02/2024' must be YYYY-MM-DD" in text
+    assert "line 4: total 'ten' is not a number" in text
+    assert "line 5: no categorie 'Expenses:Nowhere'" not in text  # the list's own word
+    assert "line 5: no category 'Expenses:Nowhere' in the current lists" in text
+    assert "line 6: paid 'maybe' must be yes or no" in text
+    assert service.costs.rows(ws) == []
+
+    missing = write_csv(tmp_path, "date,supplier,total\n2024-01-01,x,1\n", "short.csv")
+    with pytest.raises(InvalidData, match=r"missing: reference, currency"):
+        service.costs.import_csv(ws, missing)
+
+
+async def test_edits_are_yours_and_rules_fill_again_what_you_clear(service, small_ledger: Path) -> None:
+    ws = await connected(service, small_ledger)
+    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
+    travel = item(service, ws, Kind.CATEGORIES, "Travel")
+    rent = item(service, ws, Kind.CATEGORIES, "Office rent")
+    rule = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail, category_id=travel))
+    added = service.costs.add(
+        ws, CostDraft(date=date(2024, 3, 1), supplier_id=rail, total=Decimal("20"), currency="GBP")
+    )
+    assert added.category and added.category.id == travel
+    assert added.why["category"] == f"Supplier rule for Rail Co (rule {rule.id})"
+    assert added.why["date"] == "set by you"
+
+    changed = service.costs.update(
+        ws, added.id, added.draft().__class__(**{**_fields(added), "category_id": rent})
+    )
+    assert changed.category and changed.category.id == rent
+    assert changed.why["category"] == "set by you"
+
+    cleared = service.costs.update(
+        ws, added.id, added.draft().__class__(**{**_fields(added), "category_id": None})
+    )
+    assert cleared.category and cleared.category.id == travel  # the rule fills it again
+
+    service.remove_rule(ws, rule.id)
+    kept = service.costs.detail(ws, added.id)
+    assert kept.why["category"].endswith("(rule 1), since removed")
+    assert service.costs.apply_rules(ws, [added.id]) == 1
+    assert service.costs.detail(ws, added.id).category is None
+
+
+def _fields(detail) -> dict:
+    draft = detail.draft()
+    return {name: getattr(draft, name) for name in draft.__slots__}
+
+
+async def test_bad_drafts_and_wrong_items_are_refused(service, small_ledger: Path) -> None:
+    ws = await connected(service, small_ledger)
+    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
+    with pytest.raises(DextError, match="the total must be more than zero"):
+        service.costs.add(ws, CostDraft(supplier_id=rail, total=Decimal("-1")))
+    with pytest.raises(DextError, match=r"the category must be one of the categories \(item"):
+        service.costs.add(ws, CostDraft(supplier_id=rail, category_id=rail))
+    old = item(service, ws, Kind.CATEGORIES, "Old")
+    with pytest.raises(DextError, match="is archived or from a former list"):
+        service.costs.add(ws, CostDraft(supplier_id=rail, category_id=old))
+    with pytest.raises(DextError, match="the lines add up to 5, the total is 6"):
+        service.costs.add(
+            ws,
+            CostDraft(
+                supplier_id=rail, total=Decimal("6"), lines=(LineDraft(Decimal("2")), LineDraft(Decimal("3")))
+            ),
+        )
+    assert service.costs.rows(ws) == []
+
+
+async def test_preflight_finds_what_would_fail_without_calling_the_software(
+    service, small_ledger: Path, data_dir: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
+    travel = item(service, ws, Kind.CATEGORIES, "Travel")
+    s20 = item(service, ws, Kind.TAX_CODES, "S20")
+    ok = service.costs.add(
+        ws,
+        CostDraft(
+            date=date(2024, 3, 1),
+            supplier_id=rail,
+            total=Decimal("20"),
+            currency="GBP",
+            category_id=travel,
+            tax_code_id=s20,
+        ),
+    )
+    bare = service.costs.add(ws, CostDraft(supplier_id=rail))
+    euro = service.costs.add(
+        ws,
+        CostDraft(
+            date=date(2024, 3, 1), supplier_id=rail, total=Decimal("5"), currency="EUR", category_id=travel
+        ),
+    )
+    early = service.costs.add(
+        ws,
+        CostDraft(
+            date=date(2023, 3, 1), supplier_id=rail, total=Decimal("5"), currency="GBP", category_id=travel
+        ),
+    )
+    # The books' lock date and a sales-only tax code, as a refresh of cloud books stores them.
+    db = sqlite3.connect(data_dir / "dext.db")
+    with db:
+        db.execute("UPDATE connection SET lock_date = '2023-12-31'")
+        db.execute(
+            "UPDATE listitem SET data = json_set(data, '$.purchases', json('false')) WHERE id = ?", (s20,)
+        )
+    db.close()
+
+    found = service.costs.preflight(ws, [ok.id, bare.id, euro.id, early.id])
+
+    assert [(p.error_class, p.message) for p in found[ok.id]] == [
+        (ErrorClass.TAX_MISMATCH, "the tax code 'Standard 20%' cannot be used on purchases")
+    ]
+    assert {p.message for p in found[bare.id]} == {"no date", "no total", "no currency", "no category"}
+    assert [p.error_class for p in found[euro.id]] == [ErrorClass.CURRENCY]
+    assert found[euro.id][0].message == "Beancount does not take EUR"
+    assert [p.message for p in found[early.id]] == ["dated 2023-03-01, on or before the lock date 2023-12-31"]
+
+
+async def test_preflight_without_a_connection_says_so(service) -> None:
+    ws = service.ensure_workspace("Solo")
+    added = service.costs.add(ws, CostDraft(supplier_name="Shop", total=Decimal("3")))
+    with pytest.raises(NotConnected, match="no connection to publish to"):
+        service.costs.preflight(ws, [added.id])
+
+
+async def test_a_list_item_used_by_a_cost_cannot_be_deleted(service) -> None:
+    ws = service.ensure_workspace("Own")
+    category = service.find_item(ws, Kind.CATEGORIES, "400")
+    added = service.costs.add(
+        ws, CostDraft(supplier_name="Shop", total=Decimal("3"), category_id=category.id)
+    )
+    with pytest.raises(DextError, match="is used by 1 cost item; hide it instead"):
+        service.delete_item(ws, category.id)
+    service.costs.delete(ws, [added.id])
+    service.delete_item(ws, category.id)
+    assert service.costs.rows(ws) == []
