@@ -15,6 +15,7 @@ from typing import Any
 
 from dext_tui import __version__
 from dext_tui.core.cloud_auth import CLOUD_PROVIDERS
+from dext_tui.core.costs import CostState
 from dext_tui.core.domain import (
     ALL_KINDS,
     RULE_FIELDS,
@@ -30,6 +31,7 @@ from dext_tui.core.domain import (
     iso,
 )
 from dext_tui.core.errors import DextError, UsageError
+from dext_tui.core.publishing import ErrorClass
 from dext_tui.core.text import printable
 
 PROVIDERS = ["beancount", *CLOUD_PROVIDERS]
@@ -163,6 +165,29 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
     r = rules.add_parser("remove", help="remove a rule by its id")
     r.add_argument("rule_id", metavar="ID", type=int)
+
+    p = sub.add_parser("items", help="the costs inbox: import, list, show")
+    items = p.add_subparsers(dest="items_command", metavar="ACTION", required=True)
+    i = items.add_parser("import", help="add cost items from a CSV file (rules fill the rest)")
+    i.add_argument("file", metavar="FILE.csv")
+    i.add_argument(
+        "--no-publish", action="store_true", help="do not publish what a rule says to publish at once"
+    )
+    i.add_argument("--json", action="store_true")
+    i = items.add_parser("list", help="the cost items, newest first")
+    i.add_argument("--state", choices=[s.value for s in CostState], help="only items in this state")
+    i.add_argument("--supplier", metavar="NAME", help="only this supplier's items (its code or name)")
+    i.add_argument("--error-class", metavar="CLASS", help="only items failed with this error class")
+    i.add_argument("--json", action="store_true")
+    i = items.add_parser("show", help="one cost item: every field and why it has its value")
+    i.add_argument("item_id", metavar="ID", type=int)
+    i.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("publish", help="publish cost items to the connected software")
+    p.add_argument("ids", metavar="ID", type=int, nargs="*", help="the items to publish")
+    p.add_argument("--all-ready", action="store_true", help="every item ready to publish")
+    p.add_argument("--check", action="store_true", help="only the pre-flight check: publish nothing")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("disconnect", help="disconnect the software: --keep, --reinstate or --merge-later")
     choice = p.add_mutually_exclusive_group(required=True)
@@ -330,6 +355,13 @@ def _check_usage(args: argparse.Namespace) -> None:
                 raise UsageError(
                     f"{args.command} beancount needs the ledger file: dext-tui {args.command} beancount PATH"
                 )
+    if args.command == "publish" and bool(args.ids) == bool(args.all_ready):
+        raise UsageError("publish takes item ids or --all-ready (one of the two)")
+    if args.command == "items" and args.items_command == "list" and args.error_class:
+        try:
+            ErrorClass.parse(args.error_class)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     if args.command == "lists":
         if args.kind == "import":
             if len(args.rest) != 2:
@@ -392,6 +424,149 @@ def _rules_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
     else:
         print(rule.id)
     return 0
+
+
+async def _items_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
+    inbox = service.costs
+    if args.items_command == "import":
+        report = inbox.import_csv(ws, Path(args.file))
+        published = None
+        if report.auto_publish and not args.no_publish and service.connection(ws) is not None:
+            published = await inbox.publish(ws, report.auto_publish)
+        if args.json:
+            _print_json(
+                {
+                    "workspace": ws.name,
+                    **report.to_json(),
+                    "publish": published.to_json() if published else None,
+                }
+            )
+        else:
+            print(report.summary())
+            if published is not None:
+                print(f"Published at once (auto-publish rules): {published.summary()}")
+                _print_outcomes(published, only_failed=True)
+        return 1 if published is not None and published.failed else 0
+    if args.items_command == "show":
+        detail = inbox.detail(ws, args.item_id)
+        if args.json:
+            _print_json(detail.to_json())
+        else:
+            _print_detail(detail)
+        return 0
+    supplier = service.find_item(ws, Kind.SUPPLIERS, args.supplier).id if args.supplier else None
+    error_class = None
+    if args.error_class:
+        try:
+            error_class = ErrorClass.parse(args.error_class)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    rows = inbox.rows(
+        ws, state=CostState(args.state) if args.state else None, supplier_id=supplier, error_class=error_class
+    )
+    if args.json:
+        _print_json([r.to_json() for r in rows])
+        return 0
+    if not rows:
+        print("No cost items.")
+    for r in rows:
+        state = r.state.value if r.error_class is None else f"failed: {r.error_class.value}"
+        amount = f"{r.total or '':>10} {r.currency or '':<3}"
+        print(
+            printable(
+                f"{r.id:>6}  {r.date or '':<10}  {r.supplier[:28]:<28}  {(r.reference or '')[:14]:<14}"
+                f"  {amount}  {state}"
+            )
+        )
+    return 0
+
+
+def _print_detail(detail: Any) -> None:
+    def line(label: str, value: Any, name: str | None = None) -> None:
+        why = detail.why.get(name) if name else None
+        text = f"{label + ':':<16}{'' if value is None else value}"
+        print(printable(text + (f"   ({why})" if why else "")))
+
+    def ref(r: Any) -> str | None:
+        return r.label if r else None
+
+    line("Item", f"{detail.id} ({detail.state.value})")
+    line("Date", detail.date, "date")
+    line("Supplier", detail.supplier_label + ("" if detail.supplier else " (new)"), "supplier")
+    line("Reference", detail.reference, "reference")
+    line(
+        "Total",
+        f"{detail.total if detail.total is not None else ''} {detail.currency or ''}".strip(),
+        "total",
+    )
+    line("Tax", detail.tax, "tax")
+    line("Category", ref(detail.category), "category")
+    line("Tax code", ref(detail.tax_code), "tax_code")
+    line("Payment method", ref(detail.bank_account), "bank_account")
+    line("Tracking", ref(detail.tracking), "tracking")
+    line("Description", detail.description, "description")
+    line("Paid", "yes" if detail.paid else "no", "paid")
+    for ln in detail.lines:
+        line(f"Line {ln.position}", f"{ln.amount} {ref(ln.category) or ''} {ref(ln.tax_code) or ''}".strip())
+    if detail.remote_id:
+        line("Published as", detail.remote_id)
+    if detail.error_class is not None:
+        line("Error", f"{detail.error_class.label}: {detail.error_message}")
+        line("Remedy", detail.error_class.remedy)
+
+
+def _print_outcomes(report: Any, *, only_failed: bool = False) -> None:
+    for o in report.outcomes:
+        if o.ok and not only_failed:
+            what = "published before, skipped" if o.skipped else f"published as {o.remote_id}"
+            print(printable(f"{o.id:>6}  {what}" + (" (already in the books)" if o.already else "")))
+        elif not o.ok:
+            assert o.error_class is not None
+            print(printable(f"{o.id:>6}  failed: {o.error_class.value}: {o.message}"))
+            print(printable(f"        {o.error_class.remedy}"))
+
+
+async def _publish_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
+    inbox = service.costs
+    ids = inbox.ready_ids(ws) if args.all_ready else list(args.ids)
+    if not ids:
+        if args.json:
+            _print_json({"published": 0, "failed": 0, "expired": None, "items": []})
+        else:
+            print("Nothing to publish.")
+        return 0
+    if args.check:
+        problems = inbox.preflight(ws, ids)
+        if args.json:
+            _print_json(
+                {
+                    "checked": len(ids),
+                    "items": [
+                        {
+                            "id": i,
+                            "ok": i not in problems,
+                            "problems": [p.to_json() for p in problems.get(i, [])],
+                        }
+                        for i in ids
+                    ],
+                }
+            )
+        else:
+            for i in ids:
+                found = problems.get(i, [])
+                if not found:
+                    print(f"{i:>6}  ready")
+                for p in found:
+                    print(printable(f"{i:>6}  {p.error_class.value}: {p.message}"))
+            print(f"{len(ids) - len(problems)} of {len(ids)} would publish.")
+        return 1 if problems else 0
+    report = await inbox.publish(ws, ids)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        _print_outcomes(report)
+        print(report.summary())
+    return 1 if report.failed else 0
 
 
 def _merge_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
@@ -559,6 +734,10 @@ async def _run_command(args: argparse.Namespace) -> int:
             return _merge_command(service, ws, args)
         if args.command == "rules":
             return _rules_command(service, ws, args)
+        if args.command == "items":
+            return await _items_command(service, ws, args)
+        if args.command == "publish":
+            return await _publish_command(service, ws, args)
         if args.command == "disconnect":
             choice = DisconnectChoice(args.choice)
             preview = service.disconnect_preview(ws)
