@@ -6,7 +6,8 @@ Run everything (takes a few minutes; most of it is beancount parsing 100,000 tra
     /tmp/venv/bin/python benchmarks/bench.py --only refresh --only keys --json /tmp/bench.json
 
 Parts (``--only NAME``, repeatable): ``refresh`` (1), ``unchanged`` (2), ``keys`` (3), ``listview`` (4),
-``startup`` (5), ``picker`` (6), ``merge`` (7). See benchmarks/README.md for what each figure means and how it is measured.
+``startup`` (5), ``picker`` (6), ``merge`` (7), ``wizard`` (8), ``cloud`` (9), ``publish`` (10). See
+benchmarks/README.md for what each figure means and how it is measured.
 
 Big ledgers live in /tmp (made with benchmarks/make_ledger.py when missing); data dirs and the working
 copy of the ledger live in a temporary directory under /tmp that is removed at the end (``--keep`` keeps it).
@@ -42,7 +43,18 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PARTS = ("refresh", "unchanged", "keys", "listview", "startup", "picker", "merge", "wizard", "cloud")
+PARTS = (
+    "refresh",
+    "unchanged",
+    "keys",
+    "listview",
+    "startup",
+    "picker",
+    "merge",
+    "wizard",
+    "cloud",
+    "publish",
+)
 DEFAULT_LEDGER = Path("/tmp/big.beancount")  # 100,000 payees, 2,000 accounts
 DEFAULT_SUPPLIERS_LEDGER = Path(
     "/tmp/dext-bench-suppliers-100k.beancount"
@@ -2213,6 +2225,146 @@ async def part_cloud(ctx: Context) -> None:
     )
 
 
+# -- 10. publishing 1,000 bills to a bean-example ledger ----------------------------------------------
+
+PUBLISH_BILLS = 1_000
+PUBLISH_ROUNDS = 3
+
+
+def publish_bill_set(n: int, expenses: list[str], bank: str) -> list[Any]:
+    """`n` bills as the service would hand them over: varied categories, half paid from the bank account
+    and half owed (Liabilities:AccountsPayable), dated after the ledger's last balance assertion."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from dext_tui.core.publishing import Bill, BillLine, RemoteRef
+
+    def ref(remote_id: str) -> Any:
+        return RemoteRef(remote_id, None, remote_id)
+
+    bills = []
+    for i in range(n):
+        total = Decimal(f"{10 + i % 490}.{i % 100:02d}")
+        tax = (total / 6).quantize(Decimal("0.01"))
+        lines = (BillLine(total, tax, ref(expenses[i % len(expenses)]), ref("S20"), ref("dext")),)
+        if i % 5 == 0:  # some split in two
+            half = (total / 2).quantize(Decimal("0.01"))
+            lines = (
+                BillLine(half, None, ref(expenses[i % len(expenses)])),
+                BillLine(total - half, None, ref(expenses[(i + 1) % len(expenses)])),
+            )
+        bills.append(
+            Bill(
+                item_id=i + 1,
+                uid=f"bench-{i:06d}",
+                date=date(2025, 7, 1) + timedelta(days=i % 90),
+                supplier=None,
+                supplier_name=f'Supplier {i % 97} "Ltd"',
+                reference=f"INV-{i:05d}",
+                currency="USD",
+                total=total,
+                tax=tax if len(lines) == 1 else None,
+                bank_account=ref(bank) if i % 2 else None,
+                paid=bool(i % 2),
+                description=None if i % 3 else f"Bill {i}",
+                lines=lines,
+            )
+        )
+    return bills
+
+
+async def part_publish(ctx: Context) -> None:
+    """`BeancountConnector.publish` of 1,000 bills to a fresh copy of a bean-example ledger, as the
+    service calls it (the write and both beancount checks in the loader process)."""
+    import re
+
+    from dext_tui.connectors.beancount_ledger import BeancountConnector
+    from dext_tui.connectors.beancount_publish import publish_bills
+
+    folder = ctx.workdir / "publish"
+    source = make_bean_example(
+        folder / "source" / "example.beancount", begin="2019-01-01", end="2025-06-30", seed=7
+    )
+    text = source.read_text()
+    transactions = len(re.findall(r"^\d{4}-\d\d-\d\d [*!] ", text, re.MULTILINE))
+    # Expense accounts a bill could go to: not taxes, and taking dollars (vacation is counted in VACHR).
+    opens = re.findall(r"^\d{4}-\d\d-\d\d open (Expenses:\S+)[ \t]*(\S*)", text, re.MULTILINE)
+    expenses = sorted({a for a, cur in opens if cur in ("", "USD") and not a.startswith("Expenses:Taxes")})
+    bills = publish_bill_set(PUBLISH_BILLS, expenses, "Assets:US:BofA:Checking")
+
+    def fresh_copy(name: str) -> Path:
+        target = folder / name / "example.beancount"
+        target.parent.mkdir(parents=True)
+        shutil.copyfile(source, target)
+        return target
+
+    times, again_times, in_process = [], [], []
+    ok = True
+    for r in range(PUBLISH_ROUNDS):
+        ledger = fresh_copy(f"round-{r}")
+        connector = BeancountConnector(ledger, cache_dir=ctx.workdir)
+        t = perf()
+        outcomes = await connector.publish(bills)
+        times.append(perf() - t)
+        ok &= all(o.ok and not o.already for o in outcomes) and len(outcomes) == PUBLISH_BILLS
+        t = perf()
+        outcomes = await connector.publish(bills)
+        again_times.append(perf() - t)
+        ok &= all(o.ok and o.already for o in outcomes)
+        ledger = fresh_copy(f"in-process-{r}")
+        gc.collect()
+        t = perf()
+        outcomes = publish_bills(ledger, bills, str(ctx.workdir))
+        in_process.append(perf() - t)
+
+    from beancount import loader
+    from beancount.core import data
+
+    loader.initialize(use_cache=False)
+    entries, errors, _ = loader.load_file(str(folder / "round-0" / "example.beancount"))
+    uids = [e.meta["dext-id"] for e in entries if type(e) is data.Transaction and "dext-id" in e.meta]
+    checks = ok and not errors and sorted(uids) == sorted(b.uid for b in bills)
+    ctx.details["publish"] = {
+        "transactions": transactions,
+        "times_s": times,
+        "again_s": again_times,
+        "in_process_s": in_process,
+        "errors": [str(e.message) for e in errors[:5]],
+    }
+    note = f"{transactions:,} transactions; rounds {', '.join(f'{x:.2f}' for x in times)} s"
+    ctx.add(
+        Figure(
+            "publish",
+            f"10a publish {PUBLISH_BILLS:,} bills to a bean-example ledger",
+            statistics.median(times),
+            "s",
+            5.0,
+            note=note,
+        )
+    )
+    ctx.add(
+        Figure(
+            "publish",
+            "10b the same, in-process (no loader process)",
+            statistics.median(in_process),
+            "s",
+            5.0,
+            info=True,
+        )
+    )
+    ctx.add(
+        Figure(
+            "publish",
+            "10c publish them again (every bill already there)",
+            statistics.median(again_times),
+            "s",
+            5.0,
+            info=True,
+        )
+    )
+    ctx.add(Figure("publish", "10d the ledger checks, each bill exactly once", 1.0 if checks else 0.0, ""))
+
+
 # -- driver ------------------------------------------------------------------------------------------
 
 PART_FUNCS = {
@@ -2225,6 +2377,7 @@ PART_FUNCS = {
     "merge": part_merge,
     "wizard": part_wizard,
     "cloud": part_cloud,
+    "publish": part_publish,
 }
 TITLES = {
     "refresh": "1. Refresh of a 100,000-payee, 2,000-account ledger vs beancount.loader.load_file",
@@ -2236,6 +2389,7 @@ TITLES = {
     "merge": "7. Merge-list suggestions: 10,000 x 10,000, and shared history between real books (issue 4)",
     "wizard": "8. The Merge lists wizard with 5,000 former suppliers (issue 4)",
     "cloud": "9. Xero over loopback: 50,000 contacts, then a refresh with nothing changed (issue 5)",
+    "publish": "10. Publish 1,000 bills to a bean-example ledger (issue 6)",
 }
 
 

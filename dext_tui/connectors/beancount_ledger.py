@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
@@ -39,6 +39,7 @@ from dext_tui.connectors.beancount_history import extract_history
 from dext_tui.core.domain import ALL_KINDS, ItemStatus, Kind, RemoteItem
 from dext_tui.core.errors import ConnectionExpired, InvalidData
 from dext_tui.core.history import HistoryRecord
+from dext_tui.core.publishing import Bill, OutcomeFn, PublishOutcome
 
 PROVIDER = "beancount"
 MAX_ERRORS_SHOWN = 3
@@ -458,3 +459,23 @@ class BeancountConnector:
         if isolate:
             return await _in_loader_process(load_ledger_history, *self._load_args())
         return await asyncio.to_thread(load_ledger_history, *self._load_args())
+
+    async def publish(
+        self, bills: Sequence[Bill], *, on_outcome: OutcomeFn | None = None
+    ) -> list[PublishOutcome]:
+        """Write the bills into the ledger's dedicated file (`beancount_publish`, docs/publishing.md), in
+        the loader process: checking the ledger parses it twice, which would hold the GIL a UI needs.
+        The outcomes come back together (one check for the whole batch) and are handed to `on_outcome`
+        in order. Raises ConnectionExpired when the ledger is gone, ConnectorError when it cannot be
+        written (left as it was)."""
+        from dext_tui.connectors.beancount_publish import publish_bills  # it imports this module
+
+        self.check_source()
+        if not bills:
+            return []
+        cache_dir = str(self.cache_dir) if self.cache_dir else None
+        outcomes = await _in_loader_process(publish_bills, self.ledger, list(bills), cache_dir)
+        if on_outcome is not None:
+            for outcome in outcomes:
+                on_outcome(outcome)
+        return outcomes
