@@ -140,7 +140,7 @@ def test_first_publish_creates_the_file_and_include_and_the_ledger_checks(small:
         '  dext-id: "uid-00001"',
         '  reference: "INV-1"',
         "  Expenses:Office   121.00 GBP",
-        '    tax-code: "S20"',
+        '    tax_code: "S20"',
         '    tax: "20.00"',
         "  Assets:Bank:Current  -121.00 GBP",
     ]

@@ -90,7 +90,7 @@ def render_bill(bill: Bill, payable: str) -> list[str]:
     for line in bill.lines:
         out.append(_posting(line.category.remote_id, line.amount, bill.currency))
         if line.tax_code is not None:
-            out.append(f"    tax-code: {quote(line.tax_code.remote_id)}")
+            out.append(f"    tax_code: {quote(line.tax_code.remote_id)}")
         if line.tax is not None:
             out.append(f"    tax: {quote(str(line.tax))}")
     credit = bill.bank_account.remote_id if bill.bank_account is not None else payable
