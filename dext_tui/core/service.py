@@ -47,6 +47,7 @@ from dext_tui.core.domain import (
     ProgressFn,
     RefreshEvent,
     RuleInfo,
+    RuleScope,
     RuleSpec,
     normalise_workspace_name,
     utcnow,
@@ -1587,4 +1588,22 @@ class DextService:
         if await asyncio.to_thread(self.latest_connection_id, ws) is None:
             ledger = await asyncio.to_thread(self.demo_ledger_path)
             await self.connect(ws, "beancount", str(ledger), isolate=isolate)
+            await asyncio.to_thread(self._demo_costs, ws)
         return ws
+
+    def _demo_costs(self, ws: WorkspaceRef) -> None:
+        """A few costs in the demo's inbox, and a supplier rule that fills one of them."""
+        energy = self.find_item(ws, Kind.SUPPLIERS, "Octopus Energy")
+        self.add_rule(
+            ws,
+            RuleSpec(
+                RuleScope.SUPPLIER,
+                energy.id,
+                category_id=self.find_item(ws, Kind.CATEGORIES, "Expenses:Office:Electricity").id,
+                tax_code_id=self.find_item(ws, Kind.TAX_CODES, "R5").id,
+                description="Office electricity",
+            ),
+        )
+        source = resources.files("dext_tui") / "data" / "demo-costs.csv"
+        with resources.as_file(source) as path:
+            self.costs.import_csv(ws, path)
