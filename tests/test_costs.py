@@ -254,3 +254,50 @@ async def test_a_list_item_used_by_a_cost_cannot_be_deleted(service) -> None:
     service.costs.delete(ws, [added.id])
     service.delete_item(ws, category.id)
     assert service.costs.rows(ws) == []
+
+
+OTHER_BOOKS = """
+    option "title" "Other Books Ltd"
+    option "operating_currency" "GBP"
+
+    2024-01-01 open Assets:Bank:Main GBP
+      bank: TRUE
+    2024-01-01 open Expenses:Trains GBP
+    2024-01-01 open Equity:Opening GBP
+
+    2024-02-01 * "Rail Company" "Tickets"
+      Expenses:Trains   90.00 GBP
+      Assets:Bank:Main
+"""
+
+
+async def test_change_connection_then_merge_repoints_costs_not_yet_published(
+    service, small_ledger: Path, write_ledger
+) -> None:
+    ws = await connected(service, small_ledger)
+    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
+    travel = item(service, ws, Kind.CATEGORIES, "Travel")
+    cost = service.costs.add(
+        ws,
+        CostDraft(
+            date=date(2024, 3, 1), supplier_id=rail, total=Decimal("9"), currency="GBP", category_id=travel
+        ),
+    )
+    await service.change_connection(ws, "beancount", str(write_ledger(OTHER_BOOKS, "other.beancount")))
+
+    # Before merging, the item points at former items: the pre-flight check says so.
+    found = service.costs.preflight(ws, [cost.id])[cost.id]
+    assert {p.error_class for p in found} == {ErrorClass.ARCHIVED}
+    assert (
+        "the category 'Expenses:Travel · Travel' is from the former lists; merge lists or pick another"
+        in [p.message for p in found]
+    )
+
+    trains = item(service, ws, Kind.CATEGORIES, "Expenses:Trains")
+    company = item(service, ws, Kind.SUPPLIERS, "Rail Company")
+    service.merge_apply(ws, {Kind.CATEGORIES: {travel: trains}, Kind.SUPPLIERS: {rail: company}})
+
+    moved = service.costs.detail(ws, cost.id)
+    assert moved.category and moved.category.id == trains
+    assert moved.supplier and moved.supplier.id == company
+    assert service.costs.preflight(ws, [cost.id]) == {}
