@@ -8,11 +8,9 @@ never replaced by a rule.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,12 +18,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from dext_tui.core.csv_rows import read_rows
 from dext_tui.core.domain import AutoPublish, ItemRef, ItemStatus, Kind, RuleInfo, RuleScope, iso
-from dext_tui.core.errors import DextError, InvalidData
+from dext_tui.core.errors import InvalidData
 from dext_tui.core.publishing import ErrorClass
 
 MAX_ROWS = 200_000
-MAX_ERRORS_SHOWN = 20
 MAX_TEXT = 500
 CENT = Decimal("0.01")
 
@@ -508,80 +506,31 @@ def _row_draft(values: dict[str, str], finder: ItemFinder) -> CostDraft:
     return draft
 
 
-def _read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DextError(f"no such file: {path}") from None
-    except OSError as exc:
-        raise DextError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidData(f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
-
-
-def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    start = reader.line_num + 1
-    for row in reader:
-        yield start, row
-        start = reader.line_num + 1
-
-
 def read_costs_csv(path: Path, finder: ItemFinder) -> list[CsvCost]:
     """Every row of the file as a draft. Raises InvalidData listing each bad row by line: nothing is
     imported from a file with errors."""
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidData(
-            f"{path.name} is empty: it needs a header row with {', '.join(REQUIRED_COLUMNS)}"
-        ) from None
-    except csv.Error as exc:
-        raise InvalidData(f"{path.name}: line 1: {exc}") from None
-    columns = [h.strip().lower().replace(" ", "_") for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    if missing:
-        raise InvalidData(
-            f"{path.name}: the header row needs the columns {', '.join(REQUIRED_COLUMNS)}"
-            f" (missing: {', '.join(missing)})"
-        )
-    allowed = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
-    unknown = [c for c in columns if c and c not in allowed]
-    if unknown:
-        raise InvalidData(
-            f"{path.name}: unknown column {unknown[0]!r}"
-            f" (allowed: {', '.join([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])})"
-        )
-    if len(set(columns)) != len(columns):
-        raise InvalidData(f"{path.name}: a column appears twice in the header row")
-    costs: list[CsvCost] = []
-    errors: list[str] = []
-    try:
-        for line, row in _records(reader):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(costs) + len(errors) >= MAX_ROWS:
-                raise InvalidData(f"{path.name}: more than {MAX_ROWS:,} rows")
-            if len(row) != len(columns):
-                errors.append(f"line {line}: {len(row)} fields, the header has {len(columns)}")
-                continue
-            values = {c: cell.strip() for c, cell in zip(columns, row, strict=True) if c}
-            try:
-                costs.append(CsvCost(line, _row_draft(values, finder)))
-            except ValueError as exc:
-                errors.append(f"line {line}: {exc}")
-    except csv.Error as exc:
-        errors.append(f"line {reader.line_num}: {exc}")
-    if errors:
-        shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
-        more = len(errors) - MAX_ERRORS_SHOWN
-        raise InvalidData(
-            f"{path.name}: {len(errors)} bad row{'s' if len(errors) > 1 else ''}, nothing imported: {shown}"
-            + (f" (and {more} more)" if more > 0 else "")
-        )
-    return costs
+
+    def check_header(columns: list[str]) -> None:
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+        if missing:
+            raise InvalidData(
+                f"{path.name}: the header row needs the columns {', '.join(REQUIRED_COLUMNS)}"
+                f" (missing: {', '.join(missing)})"
+            )
+        unknown = [c for c in columns if c and c not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
+        if unknown:
+            raise InvalidData(
+                f"{path.name}: unknown column {unknown[0]!r}"
+                f" (allowed: {', '.join([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])})"
+            )
+
+    return read_rows(
+        path,
+        ", ".join(REQUIRED_COLUMNS),
+        check_header,
+        lambda values, line: CsvCost(line, _row_draft(values, finder)),
+        MAX_ROWS,
+    )
 
 
 @dataclass(slots=True)

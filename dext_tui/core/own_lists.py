@@ -3,20 +3,17 @@ and reading a CSV file of items, every problem reported by line before anything 
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from dext_tui.core.csv_rows import read_rows
 from dext_tui.core.domain import ItemStatus, Kind
-from dext_tui.core.errors import DextError, InvalidData
+from dext_tui.core.errors import InvalidData
 
 MAX_NAME = 200
 MAX_CODE = 64
-MAX_ERRORS_SHOWN = 20
 MAX_ROWS = 500_000
 
 # A UK small-business chart (nominal codes as Xero's default chart numbers them) and its VAT rates:
@@ -107,76 +104,30 @@ EXTRA_COLUMNS: dict[Kind, set[str]] = {
 
 def read_csv(path: Path, kind: Kind) -> list[OwnItem]:
     """Every row of the file as an OwnItem. Raises InvalidData listing each bad row by line."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DextError(f"no such file: {path}") from None
-    except OSError as exc:
-        raise DextError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidData(f"{path.name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
-    reader = csv.reader(io.StringIO(text, newline=""))  # quoted cells may hold line breaks
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InvalidData(
-            f"{path.name} is empty: it needs a header row with at least name and code"
-        ) from None
-    except csv.Error as exc:
-        raise InvalidData(f"{path.name}: line 1: {exc}") from None
-    columns = [h.strip().lower() for h in header]
-    missing = [c for c in ("name", "code") if c not in columns]
-    if missing:
-        raise InvalidData(
-            f"{path.name}: the header row needs the columns name and code (missing: {', '.join(missing)})"
-        )
-    allowed = {"name", "code", "status"} | EXTRA_COLUMNS.get(kind, set())
-    unknown = [c for c in columns if c and c not in allowed]
-    if unknown:
-        raise InvalidData(
-            f"{path.name}: unknown column {unknown[0]!r} for {kind.label.lower()}"
-            f" (allowed: {', '.join(sorted(allowed))})"
-        )
-    if len(set(columns)) != len(columns):
-        raise InvalidData(f"{path.name}: a column appears twice in the header row")
-    items: list[OwnItem] = []
-    errors: list[str] = []
+
+    def check_header(columns: list[str]) -> None:
+        missing = [c for c in ("name", "code") if c not in columns]
+        if missing:
+            raise InvalidData(
+                f"{path.name}: the header row needs the columns name and code (missing: {', '.join(missing)})"
+            )
+        allowed = {"name", "code", "status"} | EXTRA_COLUMNS.get(kind, set())
+        unknown = [c for c in columns if c and c not in allowed]
+        if unknown:
+            raise InvalidData(
+                f"{path.name}: unknown column {unknown[0]!r} for {kind.label.lower()}"
+                f" (allowed: {', '.join(sorted(allowed))})"
+            )
+
     seen_codes: dict[str, int] = {}
     seen_names: dict[str, int] = {}
-    try:
-        for line, row in _records(reader):
-            if not any(cell.strip() for cell in row):
-                continue  # blank lines are fine
-            if len(items) + len(errors) >= MAX_ROWS:
-                raise InvalidData(f"{path.name}: more than {MAX_ROWS:,} rows")
-            if len(row) != len(columns):
-                errors.append(f"line {line}: {len(row)} fields, the header has {len(columns)}")
-                continue
-            values = {c: cell.strip() for c, cell in zip(columns, row, strict=True) if c}
-            try:
-                items.append(_row_item(kind, values, line, seen_codes, seen_names))
-            except ValueError as exc:
-                errors.append(f"line {line}: {exc}")
-    except csv.Error as exc:
-        errors.append(f"line {reader.line_num}: {exc}")
-    if errors:
-        shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
-        more = len(errors) - MAX_ERRORS_SHOWN
-        raise InvalidData(
-            f"{path.name}: {len(errors)} bad row{'s' if len(errors) > 1 else ''}, nothing imported: {shown}"
-            + (f" (and {more} more)" if more > 0 else "")
-        )
-    return items
-
-
-def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """Each record with the line it starts on (a quoted cell may span several lines)."""
-    start = reader.line_num + 1
-    for row in reader:
-        yield start, row
-        start = reader.line_num + 1
+    return read_rows(
+        path,
+        "at least name and code",
+        check_header,
+        lambda values, line: _row_item(kind, values, line, seen_codes, seen_names),
+        MAX_ROWS,
+    )
 
 
 def _row_item(
