@@ -76,6 +76,13 @@ FIELD_LABELS = {
 # -- what the inbox shows ------------------------------------------------------------------------
 
 
+def error_json(error_class: ErrorClass | None, message: str | None) -> dict[str, Any] | None:
+    """A publishing error as the CLI's JSON gives it: its class, the message and the remedy."""
+    if error_class is None:
+        return None
+    return {"class": error_class.value, "message": message, "remedy": error_class.remedy}
+
+
 @dataclass(frozen=True, slots=True)
 class CostRow:
     """One cost item as the inbox lists it."""
@@ -103,13 +110,7 @@ class CostRow:
             "category": self.category,
             "state": self.state.value,
             "remote_id": self.remote_id,
-            "error": None
-            if self.error_class is None
-            else {
-                "class": self.error_class.value,
-                "message": self.error_message,
-                "remedy": self.error_class.remedy,
-            },
+            "error": error_json(self.error_class, self.error_message),
         }
 
 
@@ -121,7 +122,7 @@ class Problem:
     message: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"class": self.error_class.value, "message": self.message, "remedy": self.error_class.remedy}
+        return error_json(self.error_class, self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,13 +228,7 @@ class CostDetail:
             "state": self.state.value,
             "remote_id": self.remote_id,
             "published_at": iso(self.published_at),
-            "error": None
-            if self.error_class is None
-            else {
-                "class": self.error_class.value,
-                "message": self.error_message,
-                "remedy": self.error_class.remedy,
-            },
+            "error": error_json(self.error_class, self.error_message),
             "lines": [ln.to_json() for ln in self.lines],
             "why": self.why,
             "auto_publish": self.auto_publish.value,

@@ -35,6 +35,7 @@ from dext_tui.core.costs import (
     RuleBook,
     check_draft,
     dumps,
+    error_json,
     explain,
     fill,
     read_costs_csv,
@@ -86,12 +87,7 @@ class ItemOutcome:
             if self.already:
                 out["already"] = True
         else:
-            assert self.error_class is not None
-            out["error"] = {
-                "class": self.error_class.value,
-                "message": self.message,
-                "remedy": self.error_class.remedy,
-            }
+            out["error"] = error_json(self.error_class, self.message)
         if self.skipped:
             out["skipped"] = True
         return out
