@@ -98,12 +98,17 @@ def _publish_expired_then_reconnect(tmp_path: Path, provider: str, tenant: str |
         expense = next(c for c in categories if c["status"] == "active")
         supplier = next(s for s in suppliers if s["status"] == "active")
         currency, category = _currency(data, env), expense["code"] or expense["name"]
+        tax_codes = json.loads(run(data, "lists", "tax-codes", "--json", env=env).stdout)
+        # QuickBooks wants a tax code on each line; Xero takes the account's own when none is given.
+        tax = (
+            next(t["code"] for t in tax_codes if t["status"] == "active") if provider == "quickbooks" else ""
+        )
         path = tmp_path / "costs.csv"
         with path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            writer.writerow(["date", "supplier", "reference", "total", "currency", "category"])
-            writer.writerow(["2026-10-01", supplier["name"], "B-1", "120.00", currency, category])
-            writer.writerow(["2026-10-02", supplier["name"], "B-2", "80.00", currency, category])
+            writer.writerow(["date", "supplier", "reference", "total", "currency", "category", "tax_code"])
+            writer.writerow(["2026-10-01", supplier["name"], "B-1", "120.00", currency, category, tax])
+            writer.writerow(["2026-10-02", supplier["name"], "B-2", "80.00", currency, category, tax])
         ids = json.loads(run(data, "items", "import", str(path), "--json", env=env).stdout)["ids"]
 
         # The practice's access was revoked: publishing says "Connection is expired" on each item.

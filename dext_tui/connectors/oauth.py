@@ -70,8 +70,10 @@ XERO = Provider(
         "email",
         "accounting.settings.read",
         "accounting.contacts.read",
-        # Only what reading the lists needs. Publishing bills (a later issue) adds its write scope; Xero's
-        # granular scopes mean apps registered since March 2026 cannot ask for accounting.transactions.
+        # Publishing bills (PUT Invoices). The granular scope, not accounting.transactions: apps registered
+        # since March 2026 may not ask for that one (the login would fail with invalid_scope), and every
+        # app may ask for this.
+        "accounting.invoices",
         "offline_access",
     ),
     secret_required=False,

@@ -12,23 +12,42 @@ Mappings (documented in the README):
 - suppliers: Vendors (name = DisplayName, code = AcctNum); customers: Customers (name =
   FullyQualifiedName, so jobs read "Client:Job").
 - tax_codes: TaxCodes; code = Name, name = Description (else Name); data {"rate"}: the sum of the purchase
-  rates of the code (else its sales rates) from the TaxRate entity, when it has any.
+  rates of the code (else its sales rates) from the TaxRate entity, when it has any; {"purchases": False}
+  for a code with sales rates and no purchase rates (a bill cannot use it).
 - tracking: Classes ("Class: Name") and Departments ("Location: Name"), remote ids "class:ID" and
   "department:ID" (the two entities number independently).
 - currencies: the currencies the accounts are kept in (every account names one; foreign-currency
   receivable and payable accounts exist for each currency in use).
 - Active false -> archived. tenant_name: CompanyInfo's CompanyName. history: None.
+- lock_date: Preferences' AccountingInfoPrefs.BookCloseDate (one more query in every fetch).
 
 Faults: code 3200 (AuthenticationFailed) is ConnectionExpired; any other Fault is a ConnectorError with
 QuickBooks' message and code.
+
+Publishing (`publish`, docs/publishing.md): one `POST /bill?requestid=...` per bill, up to 5 in flight. A
+bill whose supplier QuickBooks does not know yet first creates the Vendor (`POST /vendor`, DisplayName =
+the supplier's name, in the bill's currency), or takes the vendor already of that name (fault 6240, then a
+query by DisplayName). Amounts are tax inclusive: GlobalTaxCalculation TaxInclusive, each line's
+TaxInclusiveAmt is its amount and its Amount the amount less its tax (the tax when known, else worked out
+from the tax code's rate). Tracking: a class is the line's ClassRef, a location (department) the bill's
+DepartmentRef (one per bill). Intuit's requestid takes at most 50 characters: the bill's idempotency key,
+or a digest of it when longer, so a repeat creates nothing and answers the same bill. An answer whose
+Bill was created more than 5 minutes before the answer's Date is a bill already in the books
+(`already=True`). Faults are classified by code, then by their words: 6140 duplicate document number ->
+DUPLICATE; 6200/6210 account period closed -> LOCK_DATE; 610 object not found (inactive) and 2500 invalid
+reference -> ARCHIVED; currency -> CURRENCY; tax code / VAT -> TAX_MISMATCH; else INVALID. 401 / 3200
+(and 403 / 3100, a company this grant may not reach) raise ConnectionExpired; an outage after the retries
+is UNAVAILABLE for that bill and every bill not yet sent.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
-from collections.abc import Callable
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -36,18 +55,29 @@ import httpx
 from dext_tui.connectors.base import FetchResult
 from dext_tui.connectors.cloud import CloudConnector
 from dext_tui.connectors.cloud_http import (
+    MAX_IN_FLIGHT,
     CloudHttp,
     RetryPolicy,
     expect_dict,
     expect_list,
+    response_detail,
     run_all,
+    server_time,
     text_field,
 )
 from dext_tui.connectors.oauth import OAuthClient, Tokens
 from dext_tui.connectors.tokens import TokenManager, TokenStore
 from dext_tui.connectors.xero import Tenant, rate_text
 from dext_tui.core.domain import ItemStatus, Kind, RemoteItem
-from dext_tui.core.errors import ConnectionExpired, ConnectorError, DextError, InvalidData
+from dext_tui.core.errors import (
+    ConnectionExpired,
+    ConnectorError,
+    DextError,
+    InvalidData,
+    ProviderUnavailable,
+    RateLimited,
+)
+from dext_tui.core.publishing import Bill, BillLine, ErrorClass, OutcomeFn, PublishOutcome, RemoteRef
 
 PROVIDER = "quickbooks"
 LABEL = "QuickBooks"
@@ -218,8 +248,25 @@ def map_tax_codes(codes: list[dict[str, Any]], rates: dict[str, Decimal], what: 
             if ids and all(i in rates for i in ids):
                 rate = rate_text(sum((rates[i] for i in ids), Decimal(0)))
                 break
-        items.append(RemoteItem(remote_id, name, description, _active(code), _compact({"rate": rate})))
+        data: dict[str, Any] = {"rate": rate}
+        if _rate_ids(code, "SalesTaxRateList") and not _rate_ids(code, "PurchaseTaxRateList"):
+            data["purchases"] = False  # a sales-only code: QuickBooks refuses it on a bill
+        items.append(RemoteItem(remote_id, name, description, _active(code), _compact(data)))
     return items
+
+
+def map_lock_date(records: list[dict[str, Any]], what: str) -> date | None:
+    """Preferences' AccountingInfoPrefs.BookCloseDate (the books are closed up to and including it)."""
+    for record in records:
+        value = text_field(_ref(record, "AccountingInfoPrefs"), "BookCloseDate", LABEL, what)
+        if value:
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                raise InvalidData(
+                    f"QuickBooks sent data of the wrong shape for {what}: BookCloseDate is not a date"
+                ) from None
+    return None
 
 
 def map_tax_rates(records: list[dict[str, Any]], what: str) -> dict[str, Decimal]:
@@ -391,6 +438,9 @@ class QuickBooksConnector(CloudConnector):
             if Kind.TRACKING in wanted:
                 need("Class", "Class")
                 need("Department", "Department")
+            jobs["Preferences"] = query_all(
+                http, self.realm_id, "Preferences", active_filter=False, base=self.api_base
+            )
             names = list(jobs)
             results = await run_all(
                 company_name(http, self.realm_id, base=self.api_base), *(jobs[n] for n in names)
@@ -420,4 +470,390 @@ class QuickBooksConnector(CloudConnector):
             tenant_id=self.realm_id,
             fingerprint=None,
             history=None,
+            lock_date=map_lock_date(records["Preferences"], "the Preferences query"),
         )
+
+    # -- publishing ---------------------------------------------------------------------------------
+
+    async def publish(
+        self, bills: Sequence[Bill], *, on_outcome: OutcomeFn | None = None
+    ) -> list[PublishOutcome]:
+        """One `POST /bill` per bill (a new supplier's vendor created first), up to 5 in flight; outcomes
+        handed to `on_outcome` in the bills' order as soon as they are known (see `Connector.publish`)."""
+        bills = list(bills)
+        results: list[PublishOutcome | None] = [None] * len(bills)
+        handed = 0
+        pending = iter(range(len(bills)))
+        stop: str | None = None  # QuickBooks is down or busy: the answer for every bill not yet sent
+        expired: ConnectionExpired | None = None
+        vendors = _Vendors()
+
+        def hand(index: int, outcome: PublishOutcome) -> None:
+            nonlocal handed
+            results[index] = outcome
+            while handed < len(bills) and (ready := results[handed]) is not None:
+                handed += 1
+                if on_outcome is not None:
+                    on_outcome(ready)
+
+        async def worker(http: CloudHttp) -> None:
+            nonlocal stop, expired
+            for index in pending:
+                if expired is not None:
+                    return
+                bill = bills[index]
+                if stop is not None:
+                    hand(index, PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, stop))
+                    continue
+                try:
+                    outcome = await self._publish_one(http, bill, vendors)
+                except ConnectionExpired as exc:
+                    expired = expired or exc
+                    return
+                if outcome.error_class is ErrorClass.UNAVAILABLE and stop is None:
+                    stop = f"Not sent: {outcome.message}"
+                hand(index, outcome)
+
+        if bills:
+            async with _http(
+                auth=self.tokens, transport=self.transport, policy=self.policy, on_wait=self.on_wait
+            ) as http:
+                await run_all(*(worker(http) for _ in range(min(MAX_IN_FLIGHT, len(bills)))))
+        if expired is not None:
+            # The bills answered stand, even those after the one refused (they were in flight).
+            for outcome in results[handed:]:
+                if outcome is not None and on_outcome is not None:
+                    on_outcome(outcome)
+            raise expired
+        return [r for r in results if r is not None]
+
+    async def _publish_one(self, http: CloudHttp, bill: Bill, vendors: _Vendors) -> PublishOutcome:
+        try:
+            vendor = await self._vendor(http, bill, vendors)
+            if isinstance(vendor, tuple):
+                return PublishOutcome.failed(bill.item_id, *vendor)
+            try:
+                body = bill_json(bill, vendor)
+            except ValueError as exc:
+                return PublishOutcome.failed(bill.item_id, ErrorClass.INVALID, str(exc))
+            response = await http.request(
+                "POST",
+                f"{_realm_path(self.realm_id, self.api_base)}/bill",
+                what="the bill",
+                params={"requestid": request_id(bill.idempotency_key), "minorversion": MINOR_VERSION},
+                json_body=body,
+                check_status=False,
+            )
+        except ConnectionExpired:
+            raise
+        except (ProviderUnavailable, RateLimited, ConnectorError) as exc:  # after the retries
+            return PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, str(exc))
+        return bill_outcome(bill, response)
+
+    async def _vendor(self, http: CloudHttp, bill: Bill, vendors: _Vendors) -> str | tuple[ErrorClass, str]:
+        """The bill's VendorRef: its supplier's id, or the vendor made (or found) for a new supplier."""
+        if bill.supplier is not None:
+            return bill.supplier.remote_id
+        name = " ".join(bill.supplier_name.split())
+        if not name:
+            return ErrorClass.MISSING, "The bill names no supplier"
+        async with vendors.lock:
+            known = vendors.by_name.get(name.lower())
+            if known is None:
+                known = await self._create_vendor(http, bill, name)
+                vendors.by_name[name.lower()] = known
+            return known
+
+    async def _create_vendor(self, http: CloudHttp, bill: Bill, name: str) -> str | tuple[ErrorClass, str]:
+        response = await http.request(
+            "POST",
+            f"{_realm_path(self.realm_id, self.api_base)}/vendor",
+            what="the new supplier",
+            params={"requestid": request_id(f"{bill.idempotency_key}:vendor"), "minorversion": MINOR_VERSION},
+            json_body={"DisplayName": name, "CurrencyRef": {"value": bill.currency}},
+            check_status=False,
+        )
+        body = _answer_json(response)
+        errors = fault_errors(body)
+        _raise_if_refused_access(response, errors)
+        if errors:
+            if any(e["code"] == "6240" for e in errors):  # the name is taken: a vendor of that name?
+                found = await self._find_vendor(http, name)
+                if found is not None:
+                    vendor_id, active = found
+                    if active:
+                        return vendor_id
+                    return (
+                        ErrorClass.ARCHIVED,
+                        f"The supplier {name!r} is inactive in QuickBooks: make it active there, or pick "
+                        "another supplier",
+                    )
+            text = fault_text(errors)
+            return classify_fault(errors), f"QuickBooks refused the new supplier {name!r}: {text}"
+        if response.status_code >= 300:
+            return (
+                ErrorClass.INVALID,
+                f"QuickBooks refused the new supplier {name!r}: {_status_text(response)}",
+            )
+        vendor = body.get("Vendor") if isinstance(body, dict) else None
+        made_id = vendor.get("Id") if isinstance(vendor, dict) else None
+        if not isinstance(made_id, str | int) or isinstance(made_id, bool) or not str(made_id).strip():
+            return ErrorClass.UNAVAILABLE, "QuickBooks sent no vendor back for the new supplier; try again"
+        return str(made_id).strip()
+
+    async def _find_vendor(self, http: CloudHttp, name: str) -> tuple[str, bool] | None:
+        """The vendor whose DisplayName is `name` (active or not): its id and whether it is active."""
+        escaped = name.replace("\\", "\\\\").replace("'", "\\'")
+        query = f"select * from Vendor where Active IN (true,false) and DisplayName = '{escaped}'"
+        what = "the Vendor query"
+        payload = await http.get_json(
+            f"{_realm_path(self.realm_id, self.api_base)}/query",
+            what=what,
+            params={"query": query, "minorversion": MINOR_VERSION},
+        )
+        body = _check_fault(payload, what)
+        response = expect_dict(body.get("QueryResponse"), LABEL, what, "QueryResponse")
+        for vendor in expect_list(response, "Vendor", LABEL, what, required=False):
+            vendor_id = text_field(vendor, "Id", LABEL, what)
+            if vendor_id:
+                return vendor_id, vendor.get("Active") is not False
+        return None
+
+
+# -- publishing: the bill as QuickBooks takes it, and what it answers --------------------------------
+
+REQUEST_ID_MAX = 50  # Intuit: a requestid has at most 50 characters (36 in batch operations)
+ALREADY_AFTER = timedelta(minutes=5)
+CENT = Decimal("0.01")
+COMPANY_REFUSED = "Connection is expired (QuickBooks refused access to this company); reconnect"
+
+
+class _Vendors:
+    """The vendors one publish made or found for new suppliers (a name is created once)."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.by_name: dict[str, str | tuple[ErrorClass, str]] = {}
+
+
+def request_id(key: str) -> str:
+    """The requestid for an idempotency key: the key itself when it fits Intuit's 50 characters, else
+    "dext-" and the first 40 hex digits of its SHA-256 (the same key always gives the same requestid)."""
+    if len(key) <= REQUEST_ID_MAX:
+        return key
+    return "dext-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:40]
+
+
+def _amount(value: Decimal) -> float:
+    """A JSON number for an amount. The text of a Decimal of up to 15 digits survives the float exactly
+    (json writes the shortest form that reads back the same); no arithmetic is done on it."""
+    return float(value)
+
+
+def _rate(ref: RemoteRef | None) -> Decimal | None:
+    value = ref.data.get("rate") if ref is not None else None
+    if value is None:
+        return None
+    try:
+        rate = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return rate if rate.is_finite() and rate > -100 else None
+
+
+def line_net(bill: Bill, line: BillLine) -> Decimal:
+    """A line's amount less its tax: the tax when known (the bill's, for a bill of one line), else worked
+    out from the tax code's rate (none known: no tax)."""
+    tax = line.tax
+    if tax is None and len(bill.lines) == 1:
+        tax = bill.tax
+    if tax is not None:
+        return line.amount - tax
+    rate = _rate(line.tax_code)
+    if rate is None:
+        return line.amount
+    return (line.amount * 100 / (100 + rate)).quantize(CENT, ROUND_HALF_UP)
+
+
+def tracking_ref(ref: RemoteRef) -> tuple[str, str]:
+    """("Class" | "Department", id) for a tracking item as `fetch` made it ("class:ID", "department:ID")."""
+    entity, ident = ref.data.get("entity"), ref.data.get("id")
+    if entity in ("Class", "Department") and ident:
+        return str(entity), str(ident)
+    prefix, _, ident = ref.remote_id.partition(":")
+    if prefix.lower() in ("class", "department") and ident:
+        return prefix.capitalize(), ident
+    raise ValueError(f"QuickBooks tracks by class or location; {ref.name!r} is neither")
+
+
+def bill_json(bill: Bill, vendor_id: str) -> dict[str, Any]:
+    """The bill as a QuickBooks Bill (tax inclusive). ValueError for one QuickBooks cannot take (two
+    locations: a bill has one DepartmentRef)."""
+    lines: list[dict[str, Any]] = []
+    department: tuple[str, str] | None = None  # (id, name)
+    for line in bill.lines:
+        detail: dict[str, Any] = {"AccountRef": {"value": line.category.remote_id}}
+        if line.tracking is not None:
+            entity, ident = tracking_ref(line.tracking)
+            if entity == "Class":
+                detail["ClassRef"] = {"value": ident}
+            elif department is not None and department[0] != ident:
+                raise ValueError(
+                    "QuickBooks takes one location per bill; the lines name "
+                    f"{department[1]!r} and {line.tracking.name!r}"
+                )
+            else:
+                department = (ident, line.tracking.name)
+        if line.tax_code is not None:
+            detail["TaxCodeRef"] = {"value": line.tax_code.remote_id}
+        detail["TaxInclusiveAmt"] = _amount(line.amount)
+        item: dict[str, Any] = {"DetailType": "AccountBasedExpenseLineDetail"}
+        description = line.description or bill.description
+        if description:
+            item["Description"] = description
+        item["Amount"] = _amount(line_net(bill, line))
+        item["AccountBasedExpenseLineDetail"] = detail
+        lines.append(item)
+    body: dict[str, Any] = {
+        "VendorRef": {"value": vendor_id},
+        "TxnDate": bill.date.isoformat(),
+        "CurrencyRef": {"value": bill.currency},
+        "GlobalTaxCalculation": "TaxInclusive",
+        "Line": lines,
+    }
+    if bill.reference:
+        body["DocNumber"] = bill.reference
+    if bill.description:
+        body["PrivateNote"] = bill.description
+    if department is not None:
+        body["DepartmentRef"] = {"value": department[0]}
+    return body
+
+
+def _answer_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def fault_errors(body: Any) -> list[dict[str, str]]:
+    """The errors of a Fault answer (`Fault.Error[]`, or the gateway's lower-case `fault.error[]`), each as
+    {"code", "message", "detail"} in one line; [] when the answer is no fault."""
+    if not isinstance(body, dict):
+        return []
+    fault = body.get("Fault")
+    errors = fault.get("Error") if isinstance(fault, dict) else None
+    if errors is None and isinstance(body.get("fault"), dict):
+        errors = body["fault"].get("error")
+    out = []
+    for error in errors if isinstance(errors, list) else []:
+        if isinstance(error, dict):
+            out.append(
+                {
+                    "code": str(error.get("code") or "").strip().lstrip("0"),
+                    "message": " ".join(str(error.get("Message") or error.get("message") or "").split()),
+                    "detail": " ".join(str(error.get("Detail") or error.get("detail") or "").split()),
+                }
+            )
+    if not out and isinstance(fault, dict):
+        out.append({"code": "", "message": str(fault.get("type") or "a fault"), "detail": ""})
+    return out
+
+
+def fault_text(errors: list[dict[str, str]]) -> str:
+    """QuickBooks' own words, in one line: "Message: Detail (code N)" for each error."""
+    parts = []
+    for error in errors:
+        message, detail = error["message"], error["detail"]
+        if detail.lower().startswith(message.lower()):
+            text = detail  # "Object Not Found : Something you're trying to use ..." says it all
+        else:
+            text = f"{message}: {detail}" if message and detail else message or detail or "an error"
+        parts.append(text + (f" (code {error['code']})" if error["code"] else ""))
+    return "; ".join(parts)[:600]
+
+
+FAULT_CODES: dict[str, ErrorClass] = {
+    "6140": ErrorClass.DUPLICATE,
+    "6200": ErrorClass.LOCK_DATE,
+    "6210": ErrorClass.LOCK_DATE,
+    "610": ErrorClass.ARCHIVED,
+    "2500": ErrorClass.ARCHIVED,
+}
+FAULT_WORDS: tuple[tuple[ErrorClass, re.Pattern[str]], ...] = (
+    (ErrorClass.LOCK_DATE, re.compile(r"period (has )?closed|closed period|book close|closing date", re.I)),
+    (ErrorClass.DUPLICATE, re.compile(r"duplicate document", re.I)),
+    (ErrorClass.ARCHIVED, re.compile(r"inactive|deleted|object not found|invalid reference", re.I)),
+    (ErrorClass.CURRENCY, re.compile(r"currenc", re.I)),
+    (ErrorClass.TAX_MISMATCH, re.compile(r"\btax\b|\bvat\b|taxcode|taxrate", re.I)),
+)
+
+
+def classify_fault(errors: list[dict[str, str]]) -> ErrorClass:
+    """The class of a refusal: by Intuit's code first, then by its words (INVALID when neither tells)."""
+    for error in errors:
+        if error["code"] in FAULT_CODES:
+            return FAULT_CODES[error["code"]]
+    for error in errors:
+        words = f"{error['message']} {error['detail']}"
+        for error_class, pattern in FAULT_WORDS:
+            if pattern.search(words):
+                return error_class
+    return ErrorClass.INVALID
+
+
+def _raise_if_refused_access(response: httpx.Response, errors: list[dict[str, str]]) -> None:
+    codes = {e["code"] for e in errors}
+    words = " ".join(e["message"] for e in errors)
+    if response.status_code == 401 or "3200" in codes or "AuthenticationFailed" in words:
+        raise ConnectionExpired(EXPIRED)
+    if response.status_code == 403 or "3100" in codes:
+        raise ConnectionExpired(COMPANY_REFUSED)
+
+
+def _status_text(response: httpx.Response) -> str:
+    detail = response_detail(response)
+    return f"HTTP {response.status_code} {response.reason_phrase}".strip() + (f": {detail}" if detail else "")
+
+
+def _created_long_before(bill: dict[str, Any], response: httpx.Response) -> bool:
+    """True when the Bill answered was created well before this answer (a requestid QuickBooks had already
+    answered: the bill was in the books before this publish)."""
+    meta = bill.get("MetaData")
+    created_text = meta.get("CreateTime") if isinstance(meta, dict) else None
+    answered = server_time(response)
+    if not isinstance(created_text, str) or answered is None:
+        return False
+    try:
+        created = datetime.fromisoformat(created_text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if created.tzinfo is None:
+        return False
+    return answered - created > ALREADY_AFTER
+
+
+def bill_outcome(bill: Bill, response: httpx.Response) -> PublishOutcome:
+    """What QuickBooks' answer to one `POST /bill` means for the bill. Raises ConnectionExpired for an
+    authorisation QuickBooks no longer takes."""
+    body = _answer_json(response)
+    errors = fault_errors(body)
+    _raise_if_refused_access(response, errors)
+    if errors:  # a refusal (QuickBooks sends some with HTTP 200)
+        return PublishOutcome.failed(
+            bill.item_id, classify_fault(errors), f"QuickBooks refused the bill: {fault_text(errors)}"
+        )
+    if response.status_code >= 300:
+        return PublishOutcome.failed(
+            bill.item_id, ErrorClass.INVALID, f"QuickBooks refused the bill: {_status_text(response)}"
+        )
+    created = body.get("Bill") if isinstance(body, dict) else None
+    bill_id = created.get("Id") if isinstance(created, dict) else None
+    if not isinstance(bill_id, str | int) or isinstance(bill_id, bool) or not str(bill_id).strip():
+        # It may have been written: sending it again (same requestid) is safe.
+        return PublishOutcome.failed(
+            bill.item_id, ErrorClass.UNAVAILABLE, "QuickBooks sent no bill back (no Bill Id); try again"
+        )
+    assert isinstance(created, dict)
+    return PublishOutcome(bill.item_id, str(bill_id).strip(), already=_created_long_before(created, response))

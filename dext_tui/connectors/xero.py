@@ -10,12 +10,26 @@ Mappings (documented in the README):
   uses it) -> suppliers, since costs are what is published. code = AccountNumber; ARCHIVED (and
   GDPRREQUEST) -> archived.
 - tax_codes: TaxRates; code = TaxType (what the API references), name = Name, data {"rate": EffectiveRate,
-  else DisplayTaxRate, as percent text}; DELETED / ARCHIVED -> archived.
+  else DisplayTaxRate, as percent text; "purchases": False when CanApplyToExpenses is false (a sales-only
+  rate: the pre-flight check refuses it on a bill)}; DELETED / ARCHIVED -> archived.
 - tracking: one item per option of every tracking category (archived ones included): remote id = the
   option's id, no code (Xero options have none), name = "Category: Option", data {"category",
   "category_id", "option"}; an option, or its category, not ACTIVE -> archived.
 - currencies: Currencies; code = Code, name = Description.
 - history: None (a later version may read bills).
+- lock_date: the later of Organisation.PeriodLockDate and EndOfYearLockDate (None when neither is set).
+
+Publishing (`publish`): one `PUT Invoices` per bill (Type ACCPAY, Status AUTHORISED, LineAmountTypes
+Inclusive, Date = DueDate = the bill's date, InvoiceNumber = its reference, Contact by ContactID, or by Name
+for a supplier Xero does not know yet: Xero creates it), with `Idempotency-Key: bill.idempotency_key` (the
+same bill sent again creates nothing). Each line: Description, Quantity 1, UnitAmount = the line's amount
+(tax included), AccountCode (AccountID when the account has no code), TaxType, TaxAmount when known,
+Tracking by category and option (ids and names). Up to 5 bills in flight; outcomes handed out in the
+bills' order. Refusals: an access token Xero no longer takes (401 after a refresh, invalid_grant) or an
+organisation no longer connected (403) raise ConnectionExpired; a grant without the invoices scope
+(AuthorizationUnsuccessful) is `EXPIRED` for every bill ("reconnect to allow publishing"); validation
+errors are classified by Xero's own words (lock date, archived, TaxType, currency, unique number); Xero
+down or limiting calls after the retries: `UNAVAILABLE` for the bills not answered.
 
 Incremental refresh: the fingerprint is JSON of, per list fetched (Accounts, Contacts, ...), the server time
 of its last fetch and of its last whole fetch. `fetch(since=...)` sends `If-Modified-Since` for Accounts and
@@ -27,9 +41,10 @@ when the organisation has been disconnected from the app (-> ConnectionExpired).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +53,7 @@ import httpx
 from dext_tui.connectors.base import FetchResult
 from dext_tui.connectors.cloud import CloudConnector
 from dext_tui.connectors.cloud_http import (
+    MAX_IN_FLIGHT,
     CloudHttp,
     RetryPolicy,
     decode_json,
@@ -52,7 +68,15 @@ from dext_tui.connectors.cloud_http import (
 from dext_tui.connectors.oauth import OAuthClient, Tokens
 from dext_tui.connectors.tokens import TokenManager, TokenStore
 from dext_tui.core.domain import ItemStatus, Kind, RemoteItem
-from dext_tui.core.errors import ConnectionExpired, ConnectorError, DextError, InvalidData
+from dext_tui.core.errors import (
+    ConnectionExpired,
+    ConnectorError,
+    DextError,
+    InvalidData,
+    ProviderUnavailable,
+    RateLimited,
+)
+from dext_tui.core.publishing import Bill, BillLine, ErrorClass, OutcomeFn, PublishOutcome, RemoteRef
 
 PROVIDER = "xero"
 LABEL = "Xero"
@@ -272,6 +296,8 @@ def map_tax_rates(rates: list[dict[str, Any]], what: str) -> dict[Kind, list[Rem
             value = rate.get("DisplayTaxRate")
         archived = text_field(rate, "Status", LABEL, what) in ARCHIVED_TAX
         data = _compact({"rate": rate_text(value)})
+        if rate.get("CanApplyToExpenses") is False:  # sales only: not on a bill
+            data = {**(data or {}), "purchases": False}
         items.append(
             RemoteItem(tax_type, tax_type, name, ItemStatus.ARCHIVED if archived else ItemStatus.ACTIVE, data)
         )
@@ -421,9 +447,10 @@ class XeroConnector(CloudConnector):
         async with self._http() as http:
             results = await run_all(
                 self._tenant_name(http),
+                self._lock_date(http),
                 *(self._fetch_source(http, name, previous.get(name), now) for name in sources),
             )
-        tenant_name, fetched = results[0], results[1:]
+        tenant_name, (lock_date, warnings), fetched = results[0], results[1], results[2:]
         lists: dict[Kind, list[RemoteItem]] = {}
         partial: set[Kind] = set()
         times = dict(previous)
@@ -443,6 +470,8 @@ class XeroConnector(CloudConnector):
             fingerprint=make_fingerprint(times, self.tenant_id),
             history=None,
             partial=frozenset(partial),
+            lock_date=lock_date,
+            warnings=warnings,
         )
 
     async def _tenant_name(self, http: CloudHttp) -> str | None:
@@ -451,6 +480,28 @@ class XeroConnector(CloudConnector):
             if tenant.id == self.tenant_id:
                 return tenant.name
         raise ConnectionExpired(EXPIRED_TENANT)
+
+    async def _lock_date(self, http: CloudHttp) -> tuple[date | None, list[str]]:
+        """The books' lock date (the later of the period and the end of year ones) and any warning. A
+        refused read of the Organisation (not an authorisation refusal) leaves it unknown, with a warning:
+        the lists are still good, and publishing meets Xero's own check."""
+        url = f"{API_BASE}/Organisation"
+        what = describe_path(url)
+        try:
+            payload = await http.get_json(url, what=what)
+        except ConnectorError as exc:
+            if type(exc) is not ConnectorError:  # expired, limited, unavailable, malformed: as any list
+                raise
+            return None, [f"The lock date is unknown: {exc}"]
+        organisations = expect_list(payload, "Organisations", LABEL, what)
+        if not organisations:
+            return None, []
+        found = [
+            day
+            for key in ("PeriodLockDate", "EndOfYearLockDate")
+            if (day := xero_date(organisations[0].get(key), what, key)) is not None
+        ]
+        return (max(found) if found else None), []
 
     async def _fetch_source(
         self, http: CloudHttp, source: str, previous: dict[str, datetime] | None, now: datetime
@@ -515,6 +566,246 @@ class XeroConnector(CloudConnector):
                 by_id[contact.get("ContactID")] = contact  # pages fetched at once may overlap
         return list(by_id.values()), started
 
+    # -- publishing ---------------------------------------------------------------------------------
+
+    async def publish(
+        self, bills: Sequence[Bill], *, on_outcome: OutcomeFn | None = None
+    ) -> list[PublishOutcome]:
+        """One `PUT Invoices` per bill, up to 5 in flight; outcomes handed to `on_outcome` in the bills'
+        order as soon as they are known (see `Connector.publish`)."""
+        bills = list(bills)
+        results: list[PublishOutcome | None] = [None] * len(bills)
+        handed = 0
+        pending = iter(range(len(bills)))
+        stop: tuple[ErrorClass, str] | None = None  # the answer for every bill not yet sent, once known
+        expired: ConnectionExpired | None = None
+
+        def hand(index: int, outcome: PublishOutcome) -> None:
+            nonlocal handed
+            results[index] = outcome
+            while handed < len(bills) and (ready := results[handed]) is not None:
+                handed += 1
+                if on_outcome is not None:
+                    on_outcome(ready)
+
+        async def worker(http: CloudHttp) -> None:
+            nonlocal stop, expired
+            for index in pending:
+                if expired is not None:
+                    return
+                bill = bills[index]
+                if stop is not None:  # the grant may not write, or Xero is down: not sent
+                    hand(index, PublishOutcome.failed(bill.item_id, *stop))
+                    continue
+                try:
+                    outcome, stops = await self._publish_one(http, bill)
+                except ConnectionExpired as exc:
+                    expired = expired or exc
+                    return
+                if stops and stop is None and outcome.error_class is not None:
+                    stop = (outcome.error_class, outcome.message or "")
+                hand(index, outcome)
+
+        async with self._http() as http:
+            await run_all(*(worker(http) for _ in range(min(MAX_IN_FLIGHT, len(bills)))))
+        if expired is not None:
+            # The bills answered stand, even those after the one refused (they were in flight).
+            for outcome in results[handed:]:
+                if outcome is not None and on_outcome is not None:
+                    on_outcome(outcome)
+            raise expired
+        assert all(r is not None for r in results)
+        return [r for r in results if r is not None]
+
+    async def _publish_one(self, http: CloudHttp, bill: Bill) -> tuple[PublishOutcome, bool]:
+        """The bill's outcome, and whether every bill after it would meet the same (a grant that may not
+        write, Xero down or limiting calls after the retries): those are not sent."""
+        url = f"{API_BASE}/Invoices"
+        what = describe_path(url)
+        try:
+            response = await http.request(
+                "PUT",
+                url,
+                what=what,
+                json_body={"Invoices": [invoice_json(bill)]},
+                headers={"Idempotency-Key": bill.idempotency_key},
+                check_status=False,
+            )
+        except ConnectionExpired:
+            raise
+        except (ProviderUnavailable, RateLimited, ConnectorError) as exc:  # after the retries
+            return PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, str(exc)), True
+        outcome = publish_outcome(bill, response, what)
+        return outcome, outcome.error_class == ErrorClass.EXPIRED
+
 
 def _first_id(contacts: list[dict[str, Any]]) -> Any:
     return contacts[0].get("ContactID") if contacts else None
+
+
+MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+
+
+def xero_date(value: Any, what: str, key: str) -> date | None:
+    """A date field: Xero's `/Date(1546214400000+0000)/` (midnight UTC of the day) or ISO text; None when
+    absent; InvalidData when it is neither."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        matched = MS_DATE.match(text)
+        try:
+            if matched:
+                return datetime.fromtimestamp(int(matched.group(1)) / 1000, UTC).date()
+            return date.fromisoformat(text[:10])
+        except (ValueError, OverflowError, OSError):
+            pass
+    raise InvalidData(f"Xero sent data of the wrong shape for {what}: {key} is not a date")
+
+
+# -- publishing: the bill as Xero takes it, and what Xero answers -----------------------------------
+
+SCOPE_REFUSED = (
+    "Xero refused to write the bill: this connection may only read the books (AuthorizationUnsuccessful); "
+    "reconnect to allow publishing"
+)
+
+
+def _amount(value: Decimal) -> float:
+    """A JSON number for an amount. The text of a Decimal of up to 15 digits survives the float exactly
+    (json writes the shortest form that reads back the same); no arithmetic is done on it."""
+    return float(value)
+
+
+def _tracking(ref: RemoteRef) -> dict[str, str]:
+    category = ref.data.get("category")
+    option = ref.data.get("option")
+    if not category or not option:  # not from a Xero fetch: "Category: Option"
+        category, _, option = ref.name.partition(": ")
+    out = {"Name": str(category), "Option": str(option or ref.name), "TrackingOptionID": ref.remote_id}
+    if ref.data.get("category_id"):
+        out["TrackingCategoryID"] = str(ref.data["category_id"])
+    return out
+
+
+def _line(bill: Bill, line: BillLine) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    description = line.description or bill.description
+    if description:
+        item["Description"] = description
+    item["Quantity"] = 1
+    item["UnitAmount"] = _amount(line.amount)
+    if line.category.code:
+        item["AccountCode"] = line.category.code
+    else:
+        item["AccountID"] = line.category.remote_id
+    if line.tax_code is not None:
+        item["TaxType"] = line.tax_code.remote_id
+    if line.tax is not None:
+        item["TaxAmount"] = _amount(line.tax)
+    if line.tracking is not None:
+        item["Tracking"] = [_tracking(line.tracking)]
+    return item
+
+
+def invoice_json(bill: Bill) -> dict[str, Any]:
+    """The bill as a Xero ACCPAY invoice (amounts tax inclusive)."""
+    contact = {"ContactID": bill.supplier.remote_id} if bill.supplier else {"Name": bill.supplier_name}
+    invoice: dict[str, Any] = {
+        "Type": "ACCPAY",
+        "Contact": contact,
+        "Date": bill.date.isoformat(),
+        "DueDate": bill.date.isoformat(),
+        "Status": "AUTHORISED",
+        "LineAmountTypes": "Inclusive",
+        "CurrencyCode": bill.currency,
+        "LineItems": [_line(bill, line) for line in bill.lines],
+    }
+    if bill.reference:
+        invoice["InvoiceNumber"] = bill.reference
+    return invoice
+
+
+def validation_messages(body: Any) -> list[str]:
+    """Xero's validation messages, in order, each once: `Elements[].ValidationErrors[].Message` (or an
+    element's own), else the body's `Message` / `Detail`."""
+    messages: list[str] = []
+
+    def add(value: Any) -> None:
+        if isinstance(value, str) and value.strip():
+            text = " ".join(value.split())
+            if text not in messages:
+                messages.append(text)
+
+    if isinstance(body, dict):
+        elements = body.get("Elements") or body.get("Invoices") or []
+        for element in elements if isinstance(elements, list) else []:
+            if not isinstance(element, dict):
+                continue
+            errors = element.get("ValidationErrors")
+            for error in errors if isinstance(errors, list) else []:
+                if isinstance(error, dict):
+                    add(error.get("Message"))
+        if not messages:
+            add(body.get("Message") or body.get("Detail") or body.get("Title"))
+    return messages
+
+
+CLASSES: tuple[tuple[ErrorClass, re.Pattern[str]], ...] = (
+    (ErrorClass.LOCK_DATE, re.compile(r"lock date|locked period|period is locked", re.I)),
+    (ErrorClass.ARCHIVED, re.compile(r"archived|deleted", re.I)),
+    (ErrorClass.TAX_MISMATCH, re.compile(r"tax ?type|tax rate|tax code", re.I)),
+    (ErrorClass.CURRENCY, re.compile(r"currenc", re.I)),
+    (ErrorClass.DUPLICATE, re.compile(r"must be unique|already exists|duplicate", re.I)),
+)
+
+
+def classify(messages: list[str]) -> ErrorClass:
+    """The class of Xero's first message that says what is wrong (INVALID when none does)."""
+    for message in messages:
+        for error_class, pattern in CLASSES:
+            if pattern.search(message):
+                return error_class
+    return ErrorClass.INVALID
+
+
+def _refused(bill: Bill, messages: list[str], fallback: str) -> PublishOutcome:
+    text = "; ".join(messages) if messages else fallback
+    return PublishOutcome.failed(bill.item_id, classify(messages), f"Xero refused the bill: {text}")
+
+
+def publish_outcome(bill: Bill, response: httpx.Response, what: str) -> PublishOutcome:
+    """What Xero's answer to one PUT means for the bill. Raises ConnectionExpired for an authorisation
+    Xero no longer takes (or an organisation no longer connected)."""
+    status = response.status_code
+    if status in (401, 403):
+        detail = response_detail(response)
+        if detail == "AuthorizationUnsuccessful":  # a grant without the invoices scope
+            return PublishOutcome.failed(bill.item_id, ErrorClass.EXPIRED, SCOPE_REFUSED)
+        if status == 403:
+            raise ConnectionExpired(EXPIRED_TENANT)
+        suffix = f": {detail}" if detail else ""
+        raise ConnectionExpired(f"Connection is expired (Xero refused the access token{suffix}); reconnect")
+    if status >= 300:
+        try:
+            body = response.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        messages = validation_messages(body)
+        fallback = response_detail(response) or f"HTTP {status} {response.reason_phrase}".strip()
+        return _refused(bill, messages, fallback)
+    try:
+        payload = decode_json(response, LABEL, what)
+        [invoice] = expect_list(payload, "Invoices", LABEL, what)
+    except (InvalidData, ValueError) as exc:
+        message = str(exc) if isinstance(exc, InvalidData) else f"Xero sent no invoice back for {what}"
+        # It may have been written: sending it again (same key) is safe.
+        return PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, f"{message}; try again")
+    if invoice.get("HasErrors") is True:
+        return _refused(bill, validation_messages({"Elements": [invoice]}), "HasErrors")
+    invoice_id = invoice.get("InvoiceID")
+    if not isinstance(invoice_id, str) or not invoice_id.strip():
+        return PublishOutcome.failed(
+            bill.item_id, ErrorClass.UNAVAILABLE, f"Xero sent an invoice without its InvoiceID for {what}"
+        )
+    return PublishOutcome(bill.item_id, invoice_id.strip())

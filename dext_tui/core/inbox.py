@@ -529,6 +529,14 @@ class CostInbox:
                 (ws.id, generation),
             )
         }
+        # QuickBooks Online wants a tax code on every line of a company that keeps tax codes (VAT, GST).
+        needs_tax = provider == "quickbooks" and bool(
+            db.execute(
+                "SELECT 1 FROM listitem WHERE workspace_id = ? AND kind = 'tax_codes' AND generation = ?"
+                " AND status = 'active' LIMIT 1",
+                (ws.id, generation),
+            ).fetchone()
+        )
         published = {
             (r[0], (r[1] or "").casefold(), (r[2] or "").casefold()): r[3]
             for r in db.execute(
@@ -614,6 +622,8 @@ class CostInbox:
                 tax_id = ln[5] if ln[5] is not None else (r[11] if len(raw_lines) == 1 else None)
                 if category_id is None:
                     miss(f"category{where}")
+                if tax_id is None and needs_tax:
+                    miss(f"tax code{where} ({software} needs one on every line)")
                 category = usable(category_id, f"category{where}")
                 tax_code = usable(tax_id, f"tax code{where}")
                 tracking = usable(ln[6] if ln[6] is not None else r[13], f"tracking{where}")

@@ -33,6 +33,8 @@ Paths mirror the real hosts (docs/cloud-connectors.md): `https://HOST/PATH?Q` is
     POST /developer.api.intuit.com/v2/oauth2/tokens/revoke    HTTP Basic; JSON {"token": ...}
     GET|POST /quickbooks.api.intuit.com/v3/company/{realmId}/query?query=...&minorversion=N
     GET  /quickbooks.api.intuit.com/v3/company/{realmId}/companyinfo/{realmId}
+    POST /quickbooks.api.intuit.com/v3/company/{realmId}/{bill,vendor,taxservice/taxcode}[?requestid=]
+    GET  /quickbooks.api.intuit.com/v3/company/{realmId}/{bill,vendor}/{id}
 
 Seeded data (the same seed gives the same organisations, ids, names and dates)
 -----------------------------------------------------------------------------
@@ -40,8 +42,10 @@ Xero: "Harbour Lane Design Ltd" and "Northwind Trading Ltd" (UK, GBP). Accounts:
 REVENUE, OTHERINCOME, DIRECTCOSTS, OVERHEADS, EXPENSE, DEPRECIATN and the balance-sheet types, system
 accounts; some ARCHIVED; `accounts=N` pads each chart to N). Contacts: `contacts=N` in each (about 8%
 ARCHIVED; IsSupplier/IsCustomer; a few well-known UK suppliers). TaxRates: 20% VAT on Income/Expenses, 5%,
-Zero Rated, Exempt, No VAT, and the old 17.5% rates ARCHIVED. TrackingCategories: one ACTIVE (with an
-ARCHIVED option), one ARCHIVED. Currencies: GBP, EUR, USD. Seeded UpdatedDateUTC values lie in 2021-2025.
+Zero Rated, Exempt, No VAT, and the old 17.5% rates ARCHIVED; CanApplyTo{Assets,Equity,Expenses,Liabilities,
+Revenue} as Xero sets them (the Income rates cannot apply to expenses, the Expenses ones to revenue).
+TrackingCategories: one ACTIVE (with an ARCHIVED option), one ARCHIVED. Currencies: GBP, EUR, USD. Seeded
+UpdatedDateUTC values lie in 2021-2025.
 QuickBooks: "Kestrel Joinery Ltd" (UK, one realm): Account (with sub-accounts), Vendor (`vendors=N`),
 Customer (`customers=N`), TaxCode and TaxRate (UK VAT), Class, Department; some of each inactive;
 CompanyInfo.
@@ -58,17 +62,21 @@ Basic). Any client id and secret are accepted. Revoking ends the whole authorisa
 too; Xero's connections it made). Lifetimes: Xero 1800 s / 60 days, QuickBooks 3600 s / 101 days, unless
 set.
 Xero API: bearer token and `xero-tenant-id`. 401 problem JSON (`Detail`: `AuthenticationUnsuccessful`, or
-`TokenExpired: token expired at ...`; `AuthorizationUnsuccessful` for a missing scope); 403 for a tenant
-not connected (or no header). Contacts: `page=N` (100 a page; `pageSize` up to 1000; a `pagination`
-object; a page past the end is `[]`), without `page` every contact; ARCHIVED only with
-`includeArchived=true`; `IDs`, `searchTerm`. Accounts (all statuses) and Contacts honour
-`If-Modified-Since` (ISO 8601 or an HTTP date; items updated strictly after it; nothing changed: `[]`,
-200). TrackingCategories: ARCHIVED categories and options only with `includeArchived=true`. `where`,
-`order` and `summaryOnly` are ignored. Answers carry Id/Status/ProviderName/DateTimeUTC, dates as
+`TokenExpired: token expired at ...`; `AuthorizationUnsuccessful` for a missing scope: Invoices need
+`accounting.invoices` or the older `accounting.transactions` to write, or either's `.read` to read); 403 for a
+tenant not connected (or no header). Organisation shows PeriodLockDate / EndOfYearLockDate when set. Contacts:
+`page=N` (100 a page; `pageSize` up to 1000; a `pagination` object; a page past the end is `[]`), without
+`page` every contact; ARCHIVED only with `includeArchived=true`; `IDs`, `searchTerm`. Accounts (all statuses)
+and Contacts honour `If-Modified-Since` (ISO 8601 or an HTTP date; items updated strictly after it; nothing
+changed: `[]`, 200). TrackingCategories: ARCHIVED categories and options only with `includeArchived=true`.
+`where`, `order` and `summaryOnly` are ignored. Answers carry Id/Status/ProviderName/DateTimeUTC, dates as
 `/Date(ms+0000)/`, always JSON. Unknown paths: 404 "The resource you're looking for cannot be found".
-Invoices: PUT and POST create (POST with an InvoiceID updates a DRAFT/SUBMITTED/AUTHORISED one); the
-contact by ContactID or Name (a new name creates the contact); account codes, tax types, tracking and
-currencies checked, totals for Exclusive/Inclusive/NoTax; errors as 400 ValidationException with
+Invoices: PUT and POST create (POST with an InvoiceID updates a DRAFT/SUBMITTED/AUTHORISED one); the contact
+by ContactID or Name (a new name creates the contact); account codes, tax types, tracking and currencies
+checked, totals for Exclusive/Inclusive/NoTax; refused in Xero's words: a date on or before a lock date ("The
+document date cannot be before the period lock date, currently set at 31-Mar-2026"), an archived contact or
+account, a TaxType the invoice's type (bill: CanApplyToExpenses; sales: ...Revenue) or its account's class may
+not use, a currency the organisation has not subscribed to; errors as 400 ValidationException with
 Elements[].ValidationErrors (or, with summarizeErrors=false, 200 with HasErrors per invoice). The same
 `Idempotency-Key` (at most 128 characters) replays the first answer and creates nothing. GET lists them
 (paged, Statuses, IDs, ContactIDs, InvoiceNumbers, If-Modified-Since) or one by id or number.
@@ -80,7 +88,18 @@ condition only active ones are listed. MAXRESULTS defaults to 100, at most 1000.
 is `{"QueryResponse": {}}`; count(*) gives `totalCount`. Inactive names read "Name (deleted)", as
 QuickBooks renames them (option `qbo_deleted_suffix`). Faults: 401 code 3200 (AuthenticationFailed;
 expired, revoked or unknown token), 403 code 3100 (another realm), 400 code 4000 (query syntax) or 4001
-(unknown entity or field), 429 code 3001 (ThrottleExceeded, no Retry-After).
+(unknown entity or field), 429 code 3001 (ThrottleExceeded, no Retry-After). Bill and Preferences are
+queryable too (Preferences: AccountingInfoPrefs.BookCloseDate when the books are closed, CurrencyPrefs).
+QuickBooks writes (`quickbooks_bills`): a Bill (AccountBasedExpenseLineDetail lines; GlobalTaxCalculation
+TaxExcluded | TaxInclusive with TaxInclusiveAmt | NotApplicable; TotalAmt and TxnTaxDetail worked out from
+the tax codes' purchase rates), a Vendor by DisplayName, a tax code through TaxService (Sales or Purchase
+rates). Refused with Intuit's faults: 610 an inactive account, vendor, tax code, class or location; 2500 one
+that does not exist; 6210 a TxnDate on or before the book close date; 6140 a DocNumber the vendor already
+has on a bill (duplicate bill numbers are checked); 6240 a name in use; 6000 a currency other than the home
+currency (GBP) while multicurrency is off, a vendor in another currency, a line without a tax code or with
+one that has no purchase rates; 2020 a required field missing; 2050 a DocNumber over 21 characters. The
+same `requestid` (1 to 50 characters) replays the first successful answer and creates nothing; on another
+operation it is fault 600.
 Rate limits (on unless `rate_limit=False`): Xero per tenant 60 calls a minute, 5 in progress, 5000 a day,
 and 10,000 a minute across tenants: 429 with `Retry-After` (seconds) and `X-Rate-Limit-Problem`
 (`minute`, `concurrent`, `day`, `appminute`); every answer carries X-MinLimit-Remaining,
@@ -111,6 +130,15 @@ Controls: HTTP (JSON in and out, under /_sandbox/) and the same on `Sandbox`
                                      expiry, UpdatedDateUTC of later changes)  -> sb.advance_clock(N)
     POST   /_sandbox/xero/connect    {"tenants": ["Harbour Lane Design Ltd"]}: the tenants the next Xero
                                      authorisations connect (null: all)  -> sb.connect_xero_tenants([...])
+    POST   /_sandbox/xero/lockdate   {"date": "2026-03-31" | null, "end_of_year"?: "YYYY-MM-DD" | null,
+                                     "tenant"?: id or name (default the first)}: the organisation's period
+                                     lock date (and end of year one, when given); answers both
+    GET    /_sandbox/xero/invoices   {"count", "invoices": [{"tenantId", ...the Invoice}]}: every invoice
+                                     and bill written, in every organisation
+    POST   /_sandbox/quickbooks/lockdate  {"date": "2026-03-31" | null}: the book close date
+                                     (Preferences.AccountingInfoPrefs.BookCloseDate)
+    POST   /_sandbox/quickbooks/multicurrency  {"enabled": true | false}: CurrencyPrefs.MultiCurrencyEnabled
+    GET    /_sandbox/quickbooks/bills  {"realmId", "count", "bills": [...the Bill]}: every bill created
     GET    /_sandbox/faults          the faults waiting
     POST   /_sandbox/faults          {"kind", "count", "status", "seconds", "path", "retry_after"} (or
                                      {"faults": [...]}): the next `count` matching calls (-1: until

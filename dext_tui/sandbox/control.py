@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dext_tui.sandbox import quickbooks_bills, xero
 from dext_tui.sandbox._http import Request, Response
 
 if TYPE_CHECKING:
@@ -19,6 +20,11 @@ CONTROLS = [
     'POST   /_sandbox/tokens/issue      tokens without the browser: {"provider": "xero"|"quickbooks"}',
     'POST   /_sandbox/clock             move the sandbox clock: {"advance_seconds": N}',
     'POST   /_sandbox/xero/connect      tenants the next Xero authorisation connects: {"tenants": [...]}',
+    'POST   /_sandbox/xero/lockdate     lock dates: {"date": "YYYY-MM-DD"|null, "end_of_year"?, "tenant"?}',
+    "GET    /_sandbox/xero/invoices     the invoices and bills written, every organisation",
+    'POST   /_sandbox/quickbooks/lockdate  the book close date: {"date": "YYYY-MM-DD"|null}',
+    'POST   /_sandbox/quickbooks/multicurrency  multicurrency on or off: {"enabled": true|false}',
+    "GET    /_sandbox/quickbooks/bills  the bills created",
     "GET    /_sandbox/faults            the faults waiting",
     'POST   /_sandbox/faults            add a fault: {"kind", "count", "status", "seconds", "path"}',
     "DELETE /_sandbox/faults            clear the faults",
@@ -97,6 +103,16 @@ def _route(engine: Engine, method: str, path: str, body: dict[str, Any]) -> Resp
         ):
             raise ValueError("tenants is a list of tenant ids or names, or null for all")
         return Response.json(200, {"connect_next": engine.set_xero_connect(tenants)})
+    if path == "/xero/lockdate" and method == "POST":
+        return Response.json(200, xero.set_lock_date(engine, body))
+    if path == "/xero/invoices" and method == "GET":
+        return Response.json(200, xero.published_invoices(engine))
+    if path == "/quickbooks/lockdate" and method == "POST":
+        return Response.json(200, quickbooks_bills.set_lock_date(engine, body.get("date")))
+    if path == "/quickbooks/multicurrency" and method == "POST":
+        return Response.json(200, quickbooks_bills.set_multicurrency(engine, body.get("enabled")))
+    if path == "/quickbooks/bills" and method == "GET":
+        return Response.json(200, quickbooks_bills.list_bills(engine))
     if path == "/faults":
         if method == "GET":
             return Response.json(200, {"faults": [f.to_json() for f in engine.faults]})

@@ -1,7 +1,9 @@
 """QuickBooks Online: OAuth (appcenter.intuit.com, oauth.platform.intuit.com, developer.api.intuit.com)
 and the v3 query endpoint (quickbooks.api.intuit.com/v3/company/{realmId}/query), with Intuit's query
 language (select, where ... AND ..., IN, LIKE, ORDERBY, STARTPOSITION, MAXRESULTS, count(*)) and its
-Fault answers (3200 AuthenticationFailed, 3100 authorisation, 4000 query errors, 3001 throttling)."""
+Fault answers (3200 AuthenticationFailed, 3100 authorisation, 4000 query errors, 3001 throttling).
+Bills, vendors and tax codes are created by `quickbooks_bills` (`POST .../bill`, `.../vendor`,
+`.../taxservice/taxcode`, with `requestid`); Bill and Preferences can be queried."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from dext_tui.sandbox import identity
+from dext_tui.sandbox import identity, quickbooks_bills
 from dext_tui.sandbox._http import Request, Response, parse_qbo_time, qbo_time
 from dext_tui.sandbox.seed import GBP_REF, QboCompany, QEntity, _qbo_person
 from dext_tui.sandbox.state import QBO
@@ -23,7 +25,19 @@ if TYPE_CHECKING:
     from dext_tui.sandbox.engine import Engine
 
 JSON_CT = "application/json;charset=UTF-8"
-ENTITIES = ("Account", "Vendor", "Customer", "TaxCode", "TaxRate", "Class", "Department", "CompanyInfo")
+ENTITIES = (
+    "Account",
+    "Vendor",
+    "Customer",
+    "TaxCode",
+    "TaxRate",
+    "Class",
+    "Department",
+    "CompanyInfo",
+    "Bill",
+    "Preferences",
+)
+TRANSACTIONS = frozenset({"Bill"})  # no Active field, never renamed
 DEFAULT_MAX = 100
 MAX_RESULTS = 1000
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
@@ -86,7 +100,11 @@ def revocation(engine: Engine, req: Request) -> Response:
     return Response.text(404, "Not Found")
 
 
-COMPANY_PATH = re.compile(r"^/v3/company/([^/]+)/(query|companyinfo/[^/]+)$", re.I)
+COMPANY_PATH = re.compile(
+    r"^/v3/company/([^/]+)/(query|companyinfo/[^/]+|bill(?:/[^/]+)?|vendor(?:/[^/]+)?|taxservice/taxcode)$",
+    re.I,
+)
+WRITES = frozenset(quickbooks_bills.CREATES)
 
 
 def api(engine: Engine, req: Request) -> Response:
@@ -127,6 +145,20 @@ def api(engine: Engine, req: Request) -> Response:
 
         def answer() -> Response:
             return run_query(engine, text)
+    elif what in WRITES:
+        if req.method != "POST":
+            return Response.text(405, "Method not allowed")
+
+        def answer() -> Response:
+            return quickbooks_bills.write(engine, req, what)
+    elif what.startswith(("bill/", "vendor/")):
+        if req.method != "GET":
+            return Response.text(405, "Method not allowed")
+        kind, _, ident = matched.group(2).partition("/")
+        kind = "Bill" if kind.lower() == "bill" else "Vendor"
+
+        def answer() -> Response:
+            return quickbooks_bills.read(engine, kind, ident)
     else:
         if req.method != "GET":
             return Response.text(405, "Method not allowed")
@@ -364,7 +396,8 @@ def parse_query(text: str) -> Query:
 
 def render(entity: QEntity, suffix: bool) -> dict[str, Any]:
     out = dict(entity.data)
-    out["Active"] = entity.active
+    if entity.kind not in TRANSACTIONS:
+        out["Active"] = entity.active
     if not entity.active and suffix and entity.name_field:
         out[entity.name_field] = f"{out[entity.name_field]} (deleted)"
         if "FullyQualifiedName" in out:
@@ -468,6 +501,11 @@ def run_query(engine: Engine, text: str) -> Response:
         if query.entity == "CompanyInfo":
             rows = [company_info(engine.qbo)]
             return _answer(engine, query, rows, len(rows))
+        if query.entity == "Preferences":  # one per company; no Active field
+            rows = [quickbooks_bills.preferences(engine)][query.start - 1 : query.start - 1 + query.max]
+            if query.fields is not None:
+                rows = [_sparse(row, query.fields) for row in rows]
+            return _answer(engine, query, rows, 1)
         entities = list(engine.qbo.entities.get(query.entity, []))
         rendered: dict[str, dict[str, Any]] = {}
         try:

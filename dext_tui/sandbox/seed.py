@@ -165,8 +165,11 @@ class XeroOrg:
     names: NameMaker
     invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
     invoice_updated: dict[str, int] = field(default_factory=dict)
-    idempotency: dict[tuple[str, str], Any] = field(default_factory=dict)
+    idempotency: dict[str, tuple[int, bytes]] = field(default_factory=dict)  # key -> (status, body)
     next_invoice: int = 1
+    # The books' lock dates (YYYY-MM-DD, None: not set): nothing dated on or before them may be written.
+    period_lock_date: str | None = None  # all users but advisers
+    end_of_year_lock_date: str | None = None  # every user
     version: int = 0  # bumped by every change: invalidates sorted views
     _sorted: tuple[int, list[XContact]] | None = None
     contacts_by_id: dict[str, XContact] = field(default_factory=dict)
@@ -518,6 +521,17 @@ class QboCompany:
     names: NameMaker
     next_id: dict[str, int] = field(default_factory=dict)
     by_id: dict[tuple[str, str], QEntity] = field(default_factory=dict)
+    # Preferences (`quickbooks_bills.preferences`): AccountingInfoPrefs.BookCloseDate (YYYY-MM-DD or None),
+    # CurrencyPrefs.HomeCurrency and MultiCurrencyEnabled, and Expenses' "Warn if duplicate bill number is
+    # used" (on: a bill repeating a DocNumber of the same vendor is refused with fault 6140).
+    book_close_date: str | None = None
+    home_currency: str = "GBP"
+    multicurrency: bool = False
+    warn_duplicate_bill_number: bool = True
+    prefs_updated: float | None = None  # when a preference last changed (MetaData.LastUpdatedTime)
+    prefs_sync: int = 0  # the Preferences' SyncToken: bumped by every change
+    # requestid -> (the operation, its status, its body): a repeat gets the same answer, creates nothing
+    request_ids: dict[str, tuple[str, int, bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_id = {(e.kind, e.id): e for items in self.entities.values() for e in items}

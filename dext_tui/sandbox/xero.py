@@ -3,10 +3,12 @@ as Xero's OpenAPI documents them (shapes, paging, includeArchived, If-Modified-S
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from dext_tui.sandbox import identity, xero_invoices
@@ -16,6 +18,7 @@ from dext_tui.sandbox._http import (
     ms,
     parse_http_time,
     retry_after,
+    xero_day,
     xero_expiry_text,
     xero_ms_date,
 )
@@ -43,8 +46,9 @@ NOT_FOUND = "The resource you're looking for cannot be found"
 
 SETTINGS = ("accounting.settings", "accounting.settings.read")
 CONTACTS = ("accounting.contacts", "accounting.contacts.read")
-TRANSACTIONS_READ = ("accounting.transactions", "accounting.transactions.read")
-TRANSACTIONS = ("accounting.transactions",)
+# Invoices: the broad scope of apps registered before March 2026, or the granular one that replaces it.
+INVOICES_WRITE = ("accounting.transactions", "accounting.invoices")
+INVOICES_READ = (*INVOICES_WRITE, "accounting.transactions.read", "accounting.invoices.read")
 
 
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -221,7 +225,7 @@ def accounting(engine: Engine, req: Request, rest: str) -> Response:
     resource, ident = parts[0].lower(), (parts[1] if len(parts) > 1 else None)
     writing = req.method in ("PUT", "POST")
     if resource == "invoices":
-        scopes = TRANSACTIONS if writing else TRANSACTIONS_READ
+        scopes = INVOICES_WRITE if writing else INVOICES_READ
         if writing and ident is not None:
             return Response.text(405, "Method not allowed")
     elif resource in READERS:
@@ -364,6 +368,11 @@ def get_currencies(engine: Engine, req: Request, org: XeroOrg, ident: str | None
 
 
 def get_organisation(engine: Engine, req: Request, org: XeroOrg, ident: str | None) -> Response:
+    locks: dict[str, str] = {}  # shown only when set, as Xero does
+    if org.period_lock_date:
+        locks["PeriodLockDate"] = xero_day(org.period_lock_date)
+    if org.end_of_year_lock_date:
+        locks["EndOfYearLockDate"] = xero_day(org.end_of_year_lock_date)
     return Response.json(
         200,
         envelope(
@@ -388,6 +397,7 @@ def get_organisation(engine: Engine, req: Request, org: XeroOrg, ident: str | No
                     "SalesTaxPeriod": "QUARTERLY1",
                     "DefaultSalesTax": "Tax Exclusive",
                     "DefaultPurchasesTax": "Tax Inclusive",
+                    **locks,
                     "CreatedDateUTC": xero_ms_date(org.created_ms),
                     "OrganisationEntityType": "COMPANY",
                     "Timezone": "GMTSTANDARDTIME",
@@ -625,3 +635,52 @@ def apply_changes(engine: Engine, spec: dict[str, Any]) -> dict[str, Any]:
         "at": xero_ms_date(now_ms),
         "changed": changed,
     }
+
+
+# --- controls: lock dates, what was published ------------------------------------------------------
+
+
+def _lock_day(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is a date (YYYY-MM-DD) or null")
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"{name} is a date (YYYY-MM-DD) or null, not {value!r}") from None
+
+
+def set_lock_date(engine: Engine, spec: dict[str, Any]) -> dict[str, Any]:
+    """`{"date": "YYYY-MM-DD" | null, "end_of_year"?: "YYYY-MM-DD" | null, "tenant"?: id or name}`: the
+    organisation's period lock date (and, when given, its end of year lock date)."""
+    unknown = set(spec) - {"date", "end_of_year", "tenant"}
+    if unknown or "date" not in spec:
+        raise ValueError('the Xero lock date takes {"date": "YYYY-MM-DD" | null, "end_of_year"?, "tenant"?}')
+    period = _lock_day(spec["date"], "date")
+    end_of_year = _lock_day(spec.get("end_of_year"), "end_of_year")
+    tenant = spec.get("tenant")
+    if tenant is not None and not isinstance(tenant, str):
+        raise ValueError("tenant is a tenant id or name")
+    with engine.lock:
+        org = engine.org_by_id[engine.resolve_tenants([tenant])[0]] if tenant else engine.xero_orgs[0]
+        org.period_lock_date = period
+        if "end_of_year" in spec:
+            org.end_of_year_lock_date = end_of_year
+        return {
+            "tenantId": org.tenant_id,
+            "tenantName": org.name,
+            "PeriodLockDate": org.period_lock_date,
+            "EndOfYearLockDate": org.end_of_year_lock_date,
+        }
+
+
+def published_invoices(engine: Engine) -> dict[str, Any]:
+    """Every invoice written, in every organisation (tests count them)."""
+    with engine.lock:
+        rows = [
+            {"tenantId": org.tenant_id, **invoice["json"]}
+            for org in engine.xero_orgs
+            for invoice in org.invoices.values()
+        ]
+    return {"count": len(rows), "invoices": json.loads(json.dumps(rows))}

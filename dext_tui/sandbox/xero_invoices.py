@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from dext_tui.sandbox._http import Request, Response, ms, xero_day, xero_ms_date
-from dext_tui.sandbox.seed import XAccount, XContact, XeroOrg
+from dext_tui.sandbox.seed import ACCOUNT_CLASS, XAccount, XContact, XeroOrg
 
 if TYPE_CHECKING:
     from dext_tui.sandbox.engine import Engine
@@ -29,6 +29,17 @@ MOVES = {  # status -> the statuses an update may give it
     "AUTHORISED": {"AUTHORISED", "VOIDED"},
 }
 MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
+ARCHIVED_CONTACT = (
+    "The contact with the specified contact details has been archived. The contact must be un-archived "
+    "before creating new invoices or credit notes"
+)
+TAX_APPLIES_TO = {  # an account's class -> the TaxRate flag saying the rate may be used on it
+    "ASSET": "CanApplyToAssets",
+    "EQUITY": "CanApplyToEquity",
+    "EXPENSE": "CanApplyToExpenses",
+    "LIABILITY": "CanApplyToLiabilities",
+    "REVENUE": "CanApplyToRevenue",
+}
 
 
 def _x() -> Any:
@@ -191,9 +202,14 @@ def _build(
     if amount_type is None:
         errors.append("LineAmountTypes must be Exclusive, Inclusive or NoTax")
         amount_type = "Exclusive"
+    if day is not None:
+        before = existing.get("day") if existing else None  # an invoice in a locked period stays as it is
+        locked = _lock_error(org, day) or (_lock_error(org, before) if before else None)
+        if locked:
+            errors.append(locked)
     currency = str(source.get("CurrencyCode") or "GBP").upper()
     if currency not in {c["Code"] for c in org.currencies}:
-        errors.append(f"The currency code {currency} is not enabled for this organisation")
+        errors.append(f"Organisation is not subscribed to currency {currency}")
 
     raw_lines = source.get("LineItems") or []
     if not isinstance(raw_lines, list):
@@ -201,7 +217,9 @@ def _build(
         raw_lines = []
     if not raw_lines and status != "DRAFT":
         errors.append("At least one line item is required for an invoice that is not a draft")
-    lines = [_line(org, i + 1, line, amount_type, status, errors) for i, line in enumerate(raw_lines)]
+    lines = [
+        _line(org, i + 1, line, amount_type, status, str(type_), errors) for i, line in enumerate(raw_lines)
+    ]
 
     if errors:
         element = {
@@ -269,7 +287,7 @@ def _build(
             out["DueDate"] = xero_day(due)
         for line in out["LineItems"]:
             line.setdefault("LineItemID", engine.new_id())
-        org.invoices[invoice_id] = {"json": out, "source": {**source, "InvoiceID": invoice_id}}
+        org.invoices[invoice_id] = {"json": out, "source": {**source, "InvoiceID": invoice_id}, "day": day}
         org.invoice_updated[invoice_id] = now_ms
         return json.loads(json.dumps(out))
 
@@ -292,8 +310,18 @@ def _contact(org: XeroOrg, spec: Any, errors: list[str]) -> tuple[XContact | Non
             return None, str(spec["Name"]).strip()  # Xero creates a contact of that name
         contact = matches[0]
     if contact.status == "ARCHIVED":
-        errors.append(f"The contact {contact.name} is archived and cannot be used on a transaction")
+        errors.append(ARCHIVED_CONTACT)
     return contact, None
+
+
+def _lock_error(org: XeroOrg, day: str) -> str | None:
+    """Xero's refusal of a document dated on or before a lock date (the end of year one first: it binds
+    every user; the period one binds all but advisers, and the app is not one)."""
+    for lock, name in ((org.end_of_year_lock_date, "end of year"), (org.period_lock_date, "period")):
+        if lock and day <= lock:
+            shown = datetime.strptime(lock, "%Y-%m-%d").strftime("%d-%b-%Y")
+            return f"The document date cannot be before the {name} lock date, currently set at {shown}"
+    return None
 
 
 def _new_contact(engine: Engine, org: XeroOrg, name: str, now_ms: int) -> XContact:
@@ -308,7 +336,7 @@ def _new_contact(engine: Engine, org: XeroOrg, name: str, now_ms: int) -> XConta
 
 
 def _line(
-    org: XeroOrg, n: int, spec: Any, amount_type: str, status: str, errors: list[str]
+    org: XeroOrg, n: int, spec: Any, amount_type: str, status: str, type_: str, errors: list[str]
 ) -> dict[str, Any]:
     if not isinstance(spec, dict):
         errors.append(f"Line {n}: a line item must be an object")
@@ -353,7 +381,10 @@ def _line(
     tax_type = spec.get("TaxType") or (account.tax_type if account else "NONE")
     if amount_type == "NoTax":
         tax_type = "NONE"
-    rates = {r["TaxType"]: r for r in org.tax_rates if r["Status"] == "ACTIVE"}
+    # A bill takes the rates that apply to expenses, a sales invoice those that apply to revenue; the
+    # account's class must be one the rate applies to as well.
+    usable = "CanApplyToRevenue" if type_ == "ACCREC" else "CanApplyToExpenses"
+    rates = {r["TaxType"]: r for r in org.tax_rates if r["Status"] == "ACTIVE" and r.get(usable, True)}
     rate = Decimal(0)
     if tax_type not in rates:
         errors.append(
@@ -361,6 +392,9 @@ def _line(
         )
     else:
         rate = Decimal(str(rates[tax_type]["EffectiveRate"]))
+        applies = TAX_APPLIES_TO.get(ACCOUNT_CLASS.get(account.type, "")) if account else None
+        if account is not None and applies and rates[tax_type].get(applies) is False:
+            errors.append(f"The TaxType code '{tax_type}' cannot be used with account code '{account.code}'")
     if spec.get("TaxAmount") is not None and _number(spec["TaxAmount"]) is not None:
         tax = Decimal(str(_number(spec["TaxAmount"])))
     elif amount_type == "Exclusive":
