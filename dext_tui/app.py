@@ -26,7 +26,7 @@ from dext_tui.core.domain import (
     normalise_workspace_name,
 )
 from dext_tui.core.text import printable
-from dext_tui.screens.main import PAGES, MainScreen
+from dext_tui.screens.main import PAGES, MainScreen, page_key
 
 if TYPE_CHECKING:
     from dext_tui.core.domain import DisconnectChoice, RefreshEvent
@@ -276,7 +276,7 @@ class DextApp(App[int]):
         for n, (page, label) in enumerate(PAGES):
             yield SystemCommand(
                 f"Go to {label}",
-                f"Show {label} ({n + 1} in the sidebar)",
+                f"Show {label} ({page_key(n)} in the sidebar)",
                 lambda page=page: self.main.show_page(page),
             )
             if page.startswith("list-") and info is not None:
@@ -405,6 +405,7 @@ class DextApp(App[int]):
             self.refreshing = False
         page.refresh_finished()
         await self.reload_info()
+        self.inbox_changed()  # items show list items' names
         title = f"{kinds[0].label} reloaded" if single else "Integration data refreshed"
         failed = any(not c.ok for c in counts)
         self.notify(
@@ -439,6 +440,7 @@ class DextApp(App[int]):
         the Rules page and every list page follow."""
         await self.reload_info()
         self.rules_changed()  # also invalidates every list page
+        self.inbox_changed()  # cost items were re-pointed too
 
     @work(exclusive=True, group="merge-undo")
     async def _undo_merge(self) -> None:
@@ -532,6 +534,7 @@ class DextApp(App[int]):
         self.notify(message, title=f"{verb} to {info.provider_label}", markup=False, timeout=10)
         for list_page in self._list_pages(ALL_KINDS):
             list_page.invalidate()
+        self.inbox_changed()
         self.run_worker(self.reload_info(), group="info", exclusive=True)
         if changed and info.to_merge:  # straight on to mapping the former lists, as Dext does
             from dext_tui.screens.merge_wizard import MergeWizard
@@ -545,6 +548,12 @@ class DextApp(App[int]):
             page.reload(select)
         for list_page in self._list_pages(ALL_KINDS):
             list_page.invalidate()
+
+    def inbox_changed(self) -> None:
+        """Cost items, or the lists and connection they depend on, changed: the inbox reads them again."""
+        page = self.main.inbox_page()
+        if page is not None:
+            page.invalidate()
 
     def action_switch_workspace(self) -> None:
         from dext_tui.screens.dialogs import WorkspaceDialog

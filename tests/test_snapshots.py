@@ -163,3 +163,43 @@ def test_xero_login_dialog(snap_compare, data_dir: Path, monkeypatch) -> None:
     assert snap_compare(
         make_app(data_dir, workspace="Default"), terminal_size=(80, 24), run_before=open_login
     )
+
+
+def test_inbox_page(snap_compare, acme_data: Path, tmp_path: Path) -> None:
+    """Costs › Inbox at 80x24: ready, published and failed items; the newest (failed) one in the pane."""
+    import sqlite3
+
+    from dext_tui.core.service import DextService
+
+    costs = tmp_path / "costs.csv"
+    costs.write_text(
+        "date,supplier,reference,total,currency,category\n"
+        "2024-03-01,Landlord Ltd,R-301,1200.00,GBP,Office rent\n"
+        "2024-03-02,Rail Co,T-55,55.20,GBP,Expenses:Travel\n"
+        "2024-03-04,Stationers Plc,S-9,30.00,USD,Expenses:Travel\n"
+        "2024-03-05,[red]Coffee House,C-1,4.50,GBP,\n",
+        encoding="utf-8",
+    )
+
+    async def prepare() -> None:
+        service = DextService.open(acme_data)
+        ws = service.ensure_workspace("Acme")
+        ids = service.costs.import_csv(ws, costs).ids
+        await service.costs.publish(ws, ids[2:])  # both fail the pre-flight check: no ledger written
+        service.close()
+
+    asyncio.run(prepare())
+    con = sqlite3.connect(acme_data / "dext.db")
+    con.execute(
+        "UPDATE costitem SET state = 'published', remote_id = 'acme.dext.beancount:1',"
+        " published_at = '2026-11-25 09:00:00' WHERE reference = 'R-301'"
+    )
+    con.commit()
+    con.close()
+
+    async def open_inbox(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("0")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(acme_data), terminal_size=(80, 24), run_before=open_inbox)

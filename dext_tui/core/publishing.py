@@ -61,7 +61,7 @@ ERROR_LABELS: dict[ErrorClass, str] = {
 }
 
 REMEDIES: dict[ErrorClass, str] = {
-    ErrorClass.EXPIRED: "Reconnect on the Integration page (r), then publish again.",
+    ErrorClass.EXPIRED: "Reconnect (Integration page, or dext-tui reconnect), then publish again.",
     ErrorClass.ARCHIVED: "Pick an active item (e to edit), or restore it in the accounting software and"
     " refresh the lists.",
     ErrorClass.TAX_MISMATCH: "Pick a tax code that can be used with this category (e to edit).",

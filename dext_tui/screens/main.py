@@ -18,6 +18,7 @@ from dext_tui.widgets.chrome import TitleBar
 from dext_tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
+    from dext_tui.screens.inbox_page import InboxPage
     from dext_tui.screens.list_page import ListPage  # imported when a list is first shown
     from dext_tui.screens.rules_page import RulesPage
 
@@ -25,11 +26,17 @@ PAGES: list[tuple[str, str]] = [
     ("integration", "Integrations"),
     *((f"list-{k.value}", k.label) for k in ALL_KINDS),
     ("rules", "Rules"),
+    ("inbox", "Inbox"),
 ]
 
 
+def page_key(index: int) -> str:
+    """The number key of the page at `index` in PAGES: 1 to 9, then 0."""
+    return str((index + 1) % 10)
+
+
 class Sidebar(OptionList):
-    BINDINGS = [Binding(str(n), f"screen.go({n - 1})", show=False) for n in range(1, len(PAGES) + 1)] + [
+    BINDINGS = [Binding(page_key(n), f"screen.go({n})", show=False) for n in range(len(PAGES))] + [
         Binding("escape", "screen.stay", show=False)
     ]
 
@@ -63,9 +70,15 @@ class MainScreen(Screen[None]):
                 None,
                 Option("Lists", id="h-lists", disabled=True),
             ]
-            options += [Option(f"{n} {label}", id=page) for n, (page, label) in enumerate(PAGES[1:-1], 2)]
-            options += [None, Option("Automation", id="h-automation", disabled=True)]
-            options.append(Option(f"{len(PAGES)} {PAGES[-1][1]}", id=PAGES[-1][0]))
+            options += [
+                Option(f"{page_key(n)} {label}", id=page)
+                for n, (page, label) in enumerate(PAGES)
+                if page.startswith("list-")
+            ]
+            for heading, page in (("Automation", "rules"), ("Costs", "inbox")):
+                n = next(i for i, (p, _) in enumerate(PAGES) if p == page)
+                options += [None, Option(heading, id=f"h-{heading.lower()}", disabled=True)]
+                options.append(Option(f"{page_key(n)} {PAGES[n][1]}", id=page))
             yield Sidebar(*options, id="sidebar")
             with ContentSwitcher(initial="integration", id="pages"):
                 yield IntegrationPage()  # list pages are built when first shown (fast start-up)
@@ -102,6 +115,11 @@ class MainScreen(Screen[None]):
         pages = self.query("#rules")
         return pages.first() if pages else None  # type: ignore[return-value]
 
+    def inbox_page(self) -> InboxPage | None:
+        """The costs inbox, or None if it has not been shown yet."""
+        pages = self.query("#inbox")
+        return pages.first() if pages else None  # type: ignore[return-value]
+
     @property
     def current_page(self) -> str:
         return self.query_one(ContentSwitcher).current or "integration"
@@ -125,13 +143,17 @@ class MainScreen(Screen[None]):
             switcher.mount(ListPage(Kind(page.removeprefix("list-"))))
         if page == "rules" and self.rules_page() is None:
             switcher.mount(RulesPage())
+        if page == "inbox" and self.inbox_page() is None:
+            from dext_tui.screens.inbox_page import InboxPage
+
+            switcher.mount(InboxPage())
         switcher.current = page
         sidebar = self.query_one(Sidebar)
         with sidebar.prevent(OptionList.OptionHighlighted):
             sidebar.highlighted = sidebar.get_option_index(page)
-        if page.startswith("list-") or page == "rules":
-            shown = self.query_one(f"#{page}", ListPage if page != "rules" else RulesPage)
-            shown.show(focus=focus)
+        if page.startswith("list-") or page in ("rules", "inbox"):
+            shown = self.query_one(f"#{page}")
+            shown.show(focus=focus)  # type: ignore[attr-defined] - ListPage, RulesPage or InboxPage
             if not focus:
                 sidebar.focus()
         elif focus:
