@@ -10,7 +10,7 @@ from pathlib import Path
 from tui_helpers import connected_service, make_app, screen_text, settle
 
 from dext_tui.core.costs import CostState
-from dext_tui.core.domain import Kind, RuleScope, RuleSpec
+from dext_tui.core.domain import AutoPublish, Kind, RuleScope, RuleSpec
 from dext_tui.core.publishing import ErrorClass
 from dext_tui.core.service import DextService, WorkspaceRef
 from dext_tui.screens.cost_dialog import CostDialog, SupplierField
@@ -409,6 +409,44 @@ async def test_publishing_to_the_ledger_marks_items_published(
         written = "".join(p.read_text() for p in small_ledger.parent.glob("*.beancount"))
         assert "R-301" in written
         assert page.table.findings == {}
+
+
+async def test_an_item_added_for_a_supplier_whose_rule_says_always_is_published_at_once(
+    data_dir: Path, small_ledger: Path, tmp_path: Path
+) -> None:
+    def rule(service: DextService, ws: WorkspaceRef) -> None:
+        rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+        travel = service.find_item(ws, Kind.CATEGORIES, "Expenses:Travel")
+        spec = RuleSpec(RuleScope.SUPPLIER, rail.id, category_id=travel.id, auto_publish=AutoPublish.ALWAYS)
+        service.add_rule(ws, spec)
+
+    await _prepare(
+        data_dir,
+        small_ledger,
+        tmp_path,
+        "2024-03-01,Landlord Ltd,R-301,1200.00,GBP,Office rent\n",
+        before=rule,
+    )
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        page = await _open_inbox(pilot, app)
+        await pilot.press("n")
+        await _until(pilot, lambda: isinstance(app.screen, CostDialog))
+        dialog = app.screen
+        await pilot.press(*"2024-05-02", "enter", "enter")
+        await _until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"Rail Co", "enter")
+        await _until(pilot, lambda: app.screen is dialog)
+        await pilot.press("tab", *"T-99", "tab", *"19.90", "tab", "tab", *"GBP", "ctrl+s")
+        await _until(pilot, lambda: not isinstance(app.screen, CostDialog))
+        await _until(
+            pilot, lambda: page.busy is None and any("published" in n.message for n in app._notifications)
+        )
+        await settle(pilot, app)
+        states = {r.reference: r.state for r in page.table.visible_rows()}
+        assert states == {"R-301": CostState.READY, "T-99": CostState.PUBLISHED}
+        written = "".join(p.read_text() for p in small_ledger.parent.glob("*.beancount"))
+        assert "T-99" in written and "R-301" not in written
 
 
 def test_the_cost_table_handles_many_items() -> None:

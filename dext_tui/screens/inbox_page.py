@@ -28,7 +28,7 @@ from textual.strip import Strip
 from textual.widgets import Input, Static
 
 from dext_tui.core.costs import FIELD_LABELS, CostDetail, CostRow, CostState, Problem
-from dext_tui.core.domain import ConnectionStatus, ItemRef
+from dext_tui.core.domain import AutoPublish, ConnectionStatus, ItemRef
 from dext_tui.core.errors import DextError
 from dext_tui.core.publishing import ErrorClass
 from dext_tui.core.text import printable
@@ -1065,3 +1065,8 @@ class InboxPage(Vertical):
         else:
             self.notify(f"Added cost item {detail.id}.", markup=False)
             self.load(select=detail.id)
+            if detail.auto_publish == AutoPublish.ALWAYS and not self.busy:
+                # Its rule says to publish at once, as an import does.
+                self.busy = "publishing"
+                self.refresh_bindings()
+                self._publish([detail.id])
