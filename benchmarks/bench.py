@@ -54,6 +54,7 @@ PARTS = (
     "wizard",
     "cloud",
     "publish",
+    "inbox",
 )
 DEFAULT_LEDGER = Path("/tmp/big.beancount")  # 100,000 payees, 2,000 accounts
 DEFAULT_SUPPLIERS_LEDGER = Path(
@@ -2439,6 +2440,133 @@ async def _publish_through_inbox(ctx: Context, ledger: Path, expenses: list[str]
     )
 
 
+# -- 11. the inbox with 100,000 cost items ----------------------------------------------------------
+
+INBOX_ITEMS = 100_000
+
+
+def fill_inbox(data_dir: Path, n: int) -> None:
+    """`n` cost items straight into the store (as years of imports would leave them): a third each
+    ready, published and failed, over the workspace's suppliers and categories."""
+    import uuid
+
+    with contextlib.closing(sqlite3.connect(data_dir / "dext.db")) as db, db:
+        ws = db.execute("SELECT id FROM workspace WHERE name = ?", (WORKSPACE,)).fetchone()[0]
+        suppliers = [r[0] for r in db.execute("SELECT id FROM listitem WHERE kind = 'suppliers' LIMIT 5000")]
+        categories = [r[0] for r in db.execute("SELECT id FROM listitem WHERE kind = 'categories' LIMIT 200")]
+        states = ("ready", "published", "failed")
+        db.executemany(
+            "INSERT INTO costitem (workspace_id, uid, date, supplier_id, reference, total, currency,"
+            " category_id, paid, sources, state, error_class, error_message, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'GBP', ?, 0, '{}', ?, ?, ?, '2026-01-01', '2026-01-01')",
+            [
+                (
+                    ws,
+                    uuid.uuid4().hex,
+                    f"20{20 + i % 6}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                    suppliers[i % len(suppliers)],
+                    f"R-{i:06d}",
+                    f"{1 + i % 900}.{i % 100:02d}",
+                    categories[i % len(categories)],
+                    states[i % 3],
+                    "missing" if i % 3 == 2 else None,
+                    "no category" if i % 3 == 2 else None,
+                )
+                for i in range(n)
+            ],
+        )
+
+
+async def child_inbox(spec: dict[str, Any]) -> dict[str, Any]:
+    """In a fresh process: open the inbox (0) and time it to the painted table of every item, then a
+    filter keystroke, the state filter (s) and selecting every shown item (a)."""
+    from dext_tui.screens.inbox_page import InboxPage
+
+    total = spec["total"]
+    app = make_app(Path(spec["data_dir"]))
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        app.main.query_one("#sidebar").focus()
+        await pilot.pause()
+        probe = PaintProbe(app)
+
+        def page() -> Any:
+            found = app.main.query(InboxPage)
+            return found.first() if found else None
+
+        def loaded() -> bool:
+            p = page()
+            return p is not None and p.table.loaded and p.table.row_count == total
+
+        open_s, _ = await press_until_painted(pilot, probe, "0", loaded, timeout=120)
+        table = page().table
+        state_s, _ = await press_until_painted(pilot, probe, "s", lambda: table.row_count < total)
+        select_s, _ = await press_until_painted(
+            pilot, probe, "a", lambda: len(table.selected) == table.row_count
+        )
+        shown = table.row_count
+        await pilot.press("slash")
+        await pilot.pause()
+        filter_s, _ = await press_until_painted(pilot, probe, "7", lambda: table.row_count < shown)
+        await app.workers.wait_for_complete()
+    return {
+        "open_ms": open_s * 1000,
+        "state_ms": state_s * 1000,
+        "select_ms": select_s * 1000,
+        "filter_ms": filter_s * 1000,
+    }
+
+
+async def part_inbox(ctx: Context) -> None:
+    from dext_tui.core.service import DextService
+
+    folder = Path(tempfile.mkdtemp(prefix="inbox-", dir=ctx.workdir))
+    books = folder / "books.beancount"
+    generate_ledger(books, payees=7_500, accounts=200)
+    data_dir = ctx.new_data_dir("inbox")
+    await connect(data_dir, books)
+    fill_inbox(data_dir, INBOX_ITEMS)
+    service = DextService.open(data_dir)
+    try:
+        ws = service.ensure_workspace(WORKSPACE)
+        times = []
+        for _ in range(3):
+            t = perf()
+            rows = service.costs.rows(ws)
+            times.append(perf() - t)
+        assert len(rows) == INBOX_ITEMS
+    finally:
+        service.close()
+    runs = [run_child(ctx, "inbox", {"data_dir": str(data_dir), "total": INBOX_ITEMS}) for _ in range(3)]
+    ctx.details["inbox"] = {"rows_s": times, "runs": runs}
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    n = f"{INBOX_ITEMS:,}"
+    ctx.add(
+        Figure(
+            "inbox",
+            f"11a read the inbox of {n} items (service, median of 3)",
+            statistics.median(times),
+            "s",
+            info=True,
+        )
+    )
+    ctx.add(
+        Figure(
+            "inbox",
+            f"11b 0 → the Inbox page with {n} items painted (median of 3)",
+            med("open_ms") / 1000,
+            "s",
+            2.0,
+        )
+    )
+    ctx.add(Figure("inbox", "11c s (state filter), painted", med("state_ms"), "ms", 100))
+    ctx.add(Figure("inbox", "11d a (select every shown item), painted", med("select_ms"), "ms", 100))
+    ctx.add(Figure("inbox", "11e filter keystroke, painted", med("filter_ms"), "ms", 100))
+
+
 # -- driver ------------------------------------------------------------------------------------------
 
 PART_FUNCS = {
@@ -2452,6 +2580,7 @@ PART_FUNCS = {
     "wizard": part_wizard,
     "cloud": part_cloud,
     "publish": part_publish,
+    "inbox": part_inbox,
 }
 TITLES = {
     "refresh": "1. Refresh of a 100,000-payee, 2,000-account ledger vs beancount.loader.load_file",
@@ -2464,6 +2593,7 @@ TITLES = {
     "wizard": "8. The Merge lists wizard with 5,000 former suppliers (issue 4)",
     "cloud": "9. Xero over loopback: 50,000 contacts, then a refresh with nothing changed (issue 5)",
     "publish": "10. Publish 1,000 bills to a bean-example ledger (issue 6)",
+    "inbox": "11. The costs inbox with 100,000 items (issue 6)",
 }
 
 
@@ -2581,6 +2711,7 @@ def main(argv: list[str] | None = None) -> int:
             "listview": child_listview,
             "picker": child_picker,
             "wizard": child_wizard,
+            "inbox": child_inbox,
         }[name]
         result = asyncio.run(func(json.loads(Path(spec).read_text())))
         Path(out).write_text(json.dumps(result))
