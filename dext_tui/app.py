@@ -217,6 +217,9 @@ class DextApp(App[int]):
         if self.info is None:
             self.own_totals = await asyncio.to_thread(self.service.list_totals, self.workspace)
         self.main.integration.show_info(self.info, now=self.clock or _now())
+        inbox = self.main.inbox_page()
+        if inbox is not None:
+            inbox.connection_changed()  # its remedies depend on the connection (expired: Reconnect)
         self.refresh_bindings()
 
     # -- what applies now -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -156,68 +157,72 @@ def test_quickbooks_publish_expired_reconnect_publish(tmp_path: Path) -> None:
 def test_kill_9_during_publish_leaves_the_ledger_valid_and_each_item_once(
     tmp_path: Path, bean_example_ledger: Path
 ) -> None:
-    """`dext-tui publish` killed (kill -9, the whole process group) at several moments: the ledger always
-    passes beancount's check, no item is in it twice, an item the store calls published is in it, and a
-    publish afterwards completes every item exactly once."""
-
+    """`dext-tui publish` killed (kill -9, the whole process group) at random moments of its run: the
+    ledger always passes beancount's check, no item is in it twice, every item the store calls published
+    is in it, and a publish afterwards completes every item exactly once."""
     data = tmp_path / "data"
     ledger = tmp_path / "books" / "example.beancount"
     ledger.parent.mkdir()
     shutil.copy(bean_example_ledger, ledger)
     run(data, "connect", "beancount", str(ledger))
-    path = tmp_path / "costs.csv"
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["date", "supplier", "reference", "total", "currency", "category"])
-        for i in range(600):
-            writer.writerow(
-                [
-                    f"2025-07-{1 + i % 28:02d}",
-                    f"Shop {i % 40}",
-                    f"K-{i}",
-                    f"{3 + i % 90}.25",
-                    "USD",
-                    "Expenses:Home:Phone",
-                ]
-            )
-    ids = json.loads(run(data, "items", "import", str(path), "--json").stdout)["ids"]
     dext_file = ledger.parent / "example.dext.beancount"
+
+    def import_batch(n: int) -> list[int]:
+        path = tmp_path / f"costs-{n}.csv"
+        with path.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["date", "supplier", "reference", "total", "currency", "category"])
+            for i in range(400):
+                day = f"2025-07-{1 + i % 28:02d}"
+                writer.writerow(
+                    [day, f"Shop {i % 40}", f"K-{n}-{i}", f"{3 + i % 90}.25", "USD", "Expenses:Home:Phone"]
+                )
+        return json.loads(run(data, "items", "import", str(path), "--json").stdout)["ids"]
 
     def in_ledger() -> list[str]:
         text = dext_file.read_text(encoding="utf-8") if dext_file.exists() else ""
         return re.findall(r'dext-id: "([0-9a-f]+)"', text)
 
-    def published_uids() -> set[str]:
-        rows = json.loads(run(data, "items", "list", "--state", "published", "--json").stdout)
-        return {
-            json.loads(run(data, "items", "show", str(r["id"]), "--json").stdout)["uid"] for r in rows[:20]
-        }
+    def uids(state: str | None = None) -> set[str]:
+        with sqlite3.connect(data / "dext.db") as db:
+            sql = "SELECT uid FROM costitem" + (" WHERE state = ?" if state else "")
+            return {u for (u,) in db.execute(sql, (state,) if state else ())}
+
+    def publish_all() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "dext_tui", "--data-dir", str(data), "publish", "--all-ready", "--json"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+
+    # How long a whole publish of a batch takes here, so the kills land inside one.
+    ids = import_batch(0)
+    started = time.monotonic()
+    assert publish_all().wait(timeout=120) == 0
+    whole = time.monotonic() - started
 
     rng = random.Random(6)
     killed = 0
-    for delay in (0.4, 0.9, 1.4, 2.0, 2.6):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dext_tui", "--data-dir", str(data), "publish", "--all-ready", "--json"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(delay + rng.random() * 0.3)
+    for n in range(1, 6):
+        ids += import_batch(n)
+        proc = publish_all()
+        time.sleep(rng.uniform(0.15, 0.9) * whole)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             killed += 1
         proc.wait(timeout=30)
         time.sleep(0.2)
         assert ledger_errors(ledger) == []
-        uids = in_ledger()
-        assert len(uids) == len(set(uids))
-        assert published_uids() <= set(uids)
-
-    assert killed >= 3  # most runs were cut short, not finished
+        written = in_ledger()
+        assert len(written) == len(set(written))  # nothing twice
+        assert uids("published") <= set(written)  # the store never says published for what is not there
+    assert killed >= 3  # most runs were cut short
 
     final = json.loads(run(data, "publish", *map(str, ids), "--json").stdout)
     assert final["failed"] == 0
-    uids = in_ledger()
-    assert len(uids) == len(set(uids)) == len(ids)
+    written = in_ledger()
+    assert len(written) == len(set(written)) == len(ids)
+    assert set(written) == uids() == uids("published")
     assert ledger_errors(ledger) == []
-    assert json.loads(run(data, "items", "list", "--state", "ready", "--json").stdout) == []

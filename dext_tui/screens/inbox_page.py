@@ -686,6 +686,11 @@ class InboxPage(Vertical):
         self._detail = detail
         self._show_detail()
 
+    def connection_changed(self) -> None:
+        """The connection's status changed (expired, reconnected): the detail's hints follow."""
+        if self.is_mounted:
+            self._show_detail()
+
     def _show_detail(self) -> None:
         d = self._detail
         findings = self.table.findings.get(d.id) if d else None
