@@ -531,7 +531,8 @@ async def _publish_command(service: Any, ws: Any, args: argparse.Namespace) -> i
     ids = inbox.ready_ids(ws) if args.all_ready else list(args.ids)
     if not ids:
         if args.json:
-            _print_json({"published": 0, "failed": 0, "expired": None, "items": []})
+            nothing = {"published": 0, "failed": 0, "expired": None}
+            _print_json({"checked": 0, "items": []} if args.check else {**nothing, "items": []})
         else:
             print("Nothing to publish.")
         return 0

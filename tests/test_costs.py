@@ -3,7 +3,9 @@ rules filling items and saying why, editing, the pre-flight check, and merges re
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -301,3 +303,99 @@ async def test_change_connection_then_merge_repoints_costs_not_yet_published(
     assert moved.category and moved.category.id == trains
     assert moved.supplier and moved.supplier.id == company
     assert service.costs.preflight(ws, [cost.id]) == {}
+
+
+async def test_changing_the_supplier_refills_what_its_old_rule_filled(service, small_ledger: Path) -> None:
+    ws = await connected(service, small_ledger)
+    rail, landlord = (
+        item(service, ws, Kind.SUPPLIERS, "Rail Co"),
+        item(service, ws, Kind.SUPPLIERS, "Landlord Ltd"),
+    )
+    travel, rent = (
+        item(service, ws, Kind.CATEGORIES, "Travel"),
+        item(service, ws, Kind.CATEGORIES, "Office rent"),
+    )
+    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail, category_id=travel))
+    rule = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord, category_id=rent))
+    added = service.costs.add(
+        ws, CostDraft(date=date(2024, 3, 1), supplier_id=rail, total=Decimal("20"), currency="GBP")
+    )
+    # The edit dialog hands back every value it shows, the rule's category too; only the supplier changed.
+    edited = service.costs.update(ws, added.id, replace(added.draft(), supplier_id=landlord))
+    assert edited.category and edited.category.id == rent
+    assert edited.why["category"] == f"Supplier rule for Landlord Ltd (rule {rule.id})"
+    # A value you set stays yours whatever the supplier.
+    mine = service.costs.update(ws, added.id, replace(edited.draft(), category_id=travel))
+    again = service.costs.update(ws, added.id, replace(mine.draft(), supplier_id=rail))
+    assert again.category and again.category.id == travel and again.why["category"] == "set by you"
+
+
+async def test_importing_rows_without_a_reference_twice_adds_them_once(
+    service, small_ledger: Path, tmp_path: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    path = write_csv(
+        tmp_path,
+        HEADER + "2024-03-01,Rail Co,,4.50,GBP,,,,Coffee,\n" + "2024-03-01,Rail Co,,4.50,GBP,,,,Coffee,\n",
+    )
+    first = service.costs.import_csv(ws, path)
+    assert (first.added, first.already) == (2, 0)  # two coffees alike are two receipts
+    again = service.costs.import_csv(ws, path)
+    assert (again.added, again.already) == (0, 2)
+    assert len(service.costs.rows(ws)) == 2
+
+
+async def test_amounts_in_exponent_form_are_plain_and_huge_ones_refused(
+    service, small_ledger: Path, tmp_path: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    path = write_csv(tmp_path, HEADER + "2024-03-01,Rail Co,E-1,1e3,GBP,Travel,,,,\n")
+    [cost_id] = service.costs.import_csv(ws, path).ids
+    assert service.costs.rows(ws)[0].total == "1000"
+    report = await service.costs.publish(ws, [cost_id])
+    assert (report.published, report.failed) == (1, 0)
+    assert "Expenses:Travel   1000 GBP" in (small_ledger.parent / "books.dext.beancount").read_text()
+
+    huge = write_csv(tmp_path, HEADER + "2024-03-02,Rail Co,E-2,1e999999999,GBP,Travel,,,,\n", "huge.csv")
+    with pytest.raises(InvalidData, match=r"line 2: an amount is too large \(at most 99,999,999,999.99\)"):
+        service.costs.import_csv(ws, huge)
+    with pytest.raises(DextError, match="an amount is too large"):
+        service.costs.add(ws, CostDraft(supplier_name="Shop", total=Decimal("99999999999999999999")))
+    assert len(service.costs.rows(ws)) == 1
+
+
+async def test_a_ledger_that_cannot_be_written_fails_each_item_and_says_why(
+    service, small_ledger: Path, tmp_path: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    path = write_csv(
+        tmp_path,
+        HEADER + "2024-03-01,Rail Co,W-1,5,GBP,Travel,,,,\n" + "2024-03-02,Rail Co,W-2,6,GBP,Travel,,,,\n",
+    )
+    ids = service.costs.import_csv(ws, path).ids
+    dedicated = small_ledger.parent / "books.dext.beancount"
+    dedicated.write_bytes(b"; \xff\xfe not text\n")  # the file bills go to, no longer UTF-8
+
+    report = await service.costs.publish(ws, ids)
+
+    assert (report.published, report.failed) == (0, 2)
+    for outcome in report.outcomes:
+        assert outcome.error_class == ErrorClass.UNAVAILABLE
+        assert outcome.message == f"Could not read {dedicated}: it is not UTF-8 text"
+    # The error stays on each item (not only in a message that goes away); nothing was written.
+    assert [r.state for r in service.costs.rows(ws)] == [CostState.FAILED] * 2
+    assert (
+        service.costs.detail(ws, ids[0]).error_message == f"Could not read {dedicated}: it is not UTF-8 text"
+    )
+    assert dedicated.read_bytes() == b"; \xff\xfe not text\n"
+
+
+def test_publish_check_json_with_nothing_ready_has_the_check_shape(
+    data_dir: Path, small_ledger: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dext_tui.cli import main
+
+    assert main(["--data-dir", str(data_dir), "connect", "beancount", str(small_ledger)]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", str(data_dir), "publish", "--all-ready", "--check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"checked": 0, "items": []}

@@ -26,6 +26,7 @@ from dext_tui.core.publishing import ErrorClass
 MAX_ROWS = 200_000
 MAX_TEXT = 500
 CENT = Decimal("0.01")
+MAX_DIGITS = 11  # before the point: with 4 decimals, 15 digits, exact as a JSON number (Xero, QuickBooks)
 
 
 class CostState(StrEnum):
@@ -290,6 +291,13 @@ def check_draft(draft: CostDraft) -> list[str]:
             problems.append(f"the {name.replace('_', ' ')} has control characters")
     if draft.total is not None and (not draft.total.is_finite() or draft.total <= 0):
         problems.append("the total must be more than zero (credit notes are not supported yet)")
+    amounts = [draft.total, draft.tax, *(a for ln in draft.lines for a in (ln.amount, ln.tax))]
+    finite = [a for a in amounts if a is not None and a.is_finite() and a]
+    if any(a.adjusted() >= MAX_DIGITS for a in finite):  # not abs(a): 1e999999999 would overflow
+        problems.append(f"an amount is too large (at most {Decimal(10) ** MAX_DIGITS - CENT:,})")
+        return problems  # summing the lines would overflow
+    if any(int(a.as_tuple().exponent) < -4 for a in finite):
+        problems.append("an amount has more than 4 decimals")
     if draft.tax is not None and draft.total is not None and not 0 <= draft.tax <= draft.total:
         problems.append("the tax must be between zero and the total")
     if draft.currency is not None and not (len(draft.currency) == 3 and draft.currency.isalpha()):
@@ -550,6 +558,11 @@ class CostImportReport:
             "ids": self.ids,
             "auto_publish": self.auto_publish,
         }
+
+
+def amount_text(value: Decimal) -> str:
+    """An amount as stored: plain digits ("1000", never "1E+3", which a ledger would not read)."""
+    return format(value, "f")
 
 
 def dumps(value: Any) -> str:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -33,6 +34,7 @@ from dext_tui.core.costs import (
     ItemFinder,
     Problem,
     RuleBook,
+    amount_text,
     check_draft,
     dumps,
     error_json,
@@ -112,7 +114,7 @@ class PublishReport:
         if skipped:
             text += f", {skipped} published before (skipped)"
         if self.expired:
-            text += f"; the connection is expired ({self.expired}): reconnect"
+            text += f"; {_reason(self.expired)}"
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -313,15 +315,22 @@ class CostInbox:
             )
             given = draft.given()
             for name in given:
-                key = "supplier" if name == "supplier" else name
-                if _field_value(draft, key) != _field_value(before, key):
-                    sources[key] = {"by": "you"}
+                if _field_value(draft, name) != _field_value(before, name):
+                    sources[name] = {"by": "you"}
+            # A value a rule (or a default) filled, handed back unchanged (the edit dialog shows every
+            # value), is still the rules': they fill it again, so it follows a new supplier or payment
+            # method and says which rule it now comes from.
+            mine = {
+                name
+                for name in given
+                if name not in RULE_FILLED or sources.get(name, {}).get("by") not in ("rule", "default")
+            }
             for name in list(sources):
-                if name not in given and name != "auto_publish":
+                if name not in mine and name != "auto_publish":
                     sources.pop(name)
             values = _values(draft)
             book = RuleBook.load(db, ws.id, query_rules(db, ws.id))
-            auto = fill(values, sources, book, lambda name: name in given)
+            auto = fill(values, sources, book, mine.__contains__)
             sources["auto_publish"] = {"value": auto.value}
             stamp = utcnow().isoformat()
             db.execute(
@@ -390,21 +399,26 @@ class CostInbox:
 
     def import_csv(self, ws: WorkspaceRef, path: Path) -> CostImportReport:
         """Every row of a CSV file as a cost item, in one transaction; rows the inbox has already (same
-        supplier, reference, date and total) are skipped. Raises InvalidData (bad rows by line) with
+        supplier, reference, date and total) are skipped. Rows without a reference count: a file with
+        two alike adds two, and importing it again adds none. Raises InvalidData (bad rows by line) with
         nothing imported."""
         report = CostImportReport()
         with self.store.transaction() as db:
             finder = ItemFinder(db, ws.id)
             costs = read_costs_csv(path, finder)
             book = RuleBook.load(db, ws.id, query_rules(db, ws.id))
-            seen = {
-                (r[0], (r[1] or "").casefold(), r[2], r[3], Decimal(r[4]) if r[4] else None)
-                for r in db.execute(
-                    "SELECT supplier_id, supplier_name, reference, date, total FROM costitem"
-                    " WHERE workspace_id = ?",
-                    (ws.id,),
-                )
-            }
+            seen: set[tuple[Any, ...]] = set()
+            unreferenced: Counter[tuple[Any, ...]] = Counter()  # items without a reference, by key
+            for r in db.execute(
+                "SELECT supplier_id, supplier_name, reference, date, total FROM costitem"
+                " WHERE workspace_id = ?",
+                (ws.id,),
+            ):
+                known = (r[0], (r[1] or "").casefold(), r[2], r[3], Decimal(r[4]) if r[4] else None)
+                if r[2]:
+                    seen.add(known)
+                else:
+                    unreferenced[known] += 1
             stamp = utcnow().isoformat()
             for cost in costs:
                 d = cost.draft
@@ -415,10 +429,15 @@ class CostInbox:
                     d.date.isoformat() if d.date else None,
                     d.total,
                 )
-                if d.reference and key in seen:
+                if d.reference:
+                    if key in seen:
+                        report.already += 1
+                        continue
+                    seen.add(key)
+                elif unreferenced[key] > 0:
+                    unreferenced[key] -= 1
                     report.already += 1
                     continue
-                seen.add(key)
                 item_id, filled, auto = self._insert(
                     db, ws, d, book, {"by": "import", "file": path.name, "line": cost.line}, stamp
                 )
@@ -737,10 +756,7 @@ class CostInbox:
         if conn[4] == ConnectionStatus.EXPIRED:
             reason = conn[5] or "Connection is expired"
             expired = [
-                ItemOutcome(
-                    i, False, error_class=ErrorClass.EXPIRED, message=f"Connection is expired: {reason}"
-                )
-                for i in bills
+                ItemOutcome(i, False, error_class=ErrorClass.EXPIRED, message=_reason(reason)) for i in bills
             ]
             report.outcomes += expired
             report.expired = reason
@@ -779,11 +795,20 @@ class CostInbox:
                         item_id,
                         False,
                         error_class=ErrorClass.EXPIRED,
-                        message=f"Connection is expired: {reason}",
+                        message=_reason(reason),
                     )
                     pending.append(item)
                     report.outcomes.append(item)
             report.expired = reason
+        except DextError as exc:
+            # The software could not be used at all (a ledger file that cannot be read or written): the
+            # bills not answered were not published, and each says why (not a message that goes away).
+            answered = {o.id for o in report.outcomes}
+            for item_id in bills:
+                if item_id not in answered:
+                    item = ItemOutcome(item_id, False, error_class=ErrorClass.UNAVAILABLE, message=str(exc))
+                    pending.append(item)
+                    report.outcomes.append(item)
         finally:
             await asyncio.to_thread(self._record, conn_id, list(pending))
             pending.clear()
@@ -851,6 +876,7 @@ def _newest_first(row: tuple[Any, ...]) -> tuple[str, int]:
 
 
 def _reason(message: str) -> str:
+    """The reason, said as Dext says it: "Connection is expired (...)" once, never twice."""
     text = message.removeprefix("Connection is expired: ")
     return text if text.lower().startswith("connection is expired") else f"Connection is expired: {text}"
 
@@ -886,8 +912,8 @@ def _columns(draft: CostDraft, values: dict[str, Any]) -> tuple[Any, ...]:
         None if draft.supplier_id else draft.supplier_name,
         draft.reference,
         values["description"],
-        None if draft.total is None else str(draft.total),
-        None if draft.tax is None else str(draft.tax),
+        None if draft.total is None else amount_text(draft.total),
+        None if draft.tax is None else amount_text(draft.tax),
         values["currency"],
         values["category"],
         values["tax_code"],
@@ -905,8 +931,8 @@ def _insert_lines(db: sqlite3.Connection, item_id: int, draft: CostDraft) -> Non
             (
                 item_id,
                 n,
-                str(ln.amount),
-                None if ln.tax is None else str(ln.tax),
+                amount_text(ln.amount),
+                None if ln.tax is None else amount_text(ln.tax),
                 ln.category_id,
                 ln.tax_code_id,
                 ln.tracking_id,
