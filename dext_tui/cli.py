@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="publish cost items to the connected software")
     p.add_argument("ids", metavar="ID", type=int, nargs="*", help="the items to publish")
     p.add_argument("--all-ready", action="store_true", help="every item ready to publish")
+    p.add_argument("--all", action="store_true", help="every item not published yet: ready and failed")
     p.add_argument("--check", action="store_true", help="only the pre-flight check: publish nothing")
     p.add_argument("--json", action="store_true")
 
@@ -355,8 +356,8 @@ def _check_usage(args: argparse.Namespace) -> None:
                 raise UsageError(
                     f"{args.command} beancount needs the ledger file: dext-tui {args.command} beancount PATH"
                 )
-    if args.command == "publish" and bool(args.ids) == bool(args.all_ready):
-        raise UsageError("publish takes item ids or --all-ready (one of the two)")
+    if args.command == "publish" and [bool(args.ids), args.all_ready, args.all].count(True) != 1:
+        raise UsageError("publish takes item ids, --all-ready or --all (one of them)")
     if args.command == "items" and args.items_command == "list" and args.error_class:
         try:
             ErrorClass.parse(args.error_class)
@@ -513,6 +514,8 @@ def _print_detail(detail: Any) -> None:
     if detail.error_class is not None:
         line("Error", f"{detail.error_class.label}: {detail.error_message}")
         line("Remedy", detail.error_class.remedy)
+    if detail.interrupted and detail.remote_id is None:
+        line("Interrupted", "it was on its way to the software: publish it again before changing it")
 
 
 def _print_outcomes(report: Any, *, only_failed: bool = False) -> None:
@@ -528,7 +531,7 @@ def _print_outcomes(report: Any, *, only_failed: bool = False) -> None:
 
 async def _publish_command(service: Any, ws: Any, args: argparse.Namespace) -> int:
     inbox = service.costs
-    ids = inbox.ready_ids(ws) if args.all_ready else list(args.ids)
+    ids = inbox.ready_ids(ws, failed=args.all) if args.all_ready or args.all else list(args.ids)
     if not ids:
         if args.json:
             nothing = {"published": 0, "failed": 0, "expired": None}

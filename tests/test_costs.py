@@ -234,7 +234,7 @@ async def test_preflight_finds_what_would_fail_without_calling_the_software(
     ]
     assert {p.message for p in found[bare.id]} == {"no date", "no total", "no currency", "no category"}
     assert [p.error_class for p in found[euro.id]] == [ErrorClass.CURRENCY]
-    assert found[euro.id][0].message == "Beancount does not take EUR"
+    assert found[euro.id][0].message == "the category 'Expenses:Travel' takes GBP only"  # open ... GBP
     assert [p.message for p in found[early.id]] == ["dated 2023-03-01, on or before the lock date 2023-12-31"]
 
 
@@ -399,3 +399,80 @@ def test_publish_check_json_with_nothing_ready_has_the_check_shape(
     capsys.readouterr()
     assert main(["--data-dir", str(data_dir), "publish", "--all-ready", "--check", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"checked": 0, "items": []}
+
+
+async def test_an_unanswered_send_keeps_the_item_as_sent_until_a_publish_settles_it(
+    service, small_ledger: Path, monkeypatch
+) -> None:
+    """A bill the software may have (it did not answer) must not be changed: a change would be sent as a
+    new bill. A refusal is different: nothing reached the books, the item may be corrected."""
+    from dext_tui.connectors.beancount_ledger import BeancountConnector
+    from dext_tui.core.publishing import PublishOutcome
+
+    ws = await connected(service, small_ledger)
+    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
+    travel = item(service, ws, Kind.CATEGORIES, "Travel")
+    cost = service.costs.add(
+        ws,
+        CostDraft(
+            date=date(2024, 3, 1), supplier_id=rail, total=Decimal("9"), currency="GBP", category_id=travel
+        ),
+    )
+    real_publish = BeancountConnector.publish
+
+    def answering(error_class: ErrorClass, message: str):
+        async def publish(self, bills, *, on_outcome=None):
+            outcomes = [PublishOutcome.failed(b.item_id, error_class, message) for b in bills]
+            for o in outcomes:
+                on_outcome(o)
+            return outcomes
+
+        return publish
+
+    monkeypatch.setattr(BeancountConnector, "publish", answering(ErrorClass.UNAVAILABLE, "no answer in 30 s"))
+    report = await service.costs.publish(ws, [cost.id])
+    assert report.outcomes[0].error_class == ErrorClass.UNAVAILABLE
+    assert service.costs.detail(ws, cost.id).interrupted
+    draft = service.costs.detail(ws, cost.id).draft()
+    with pytest.raises(DextError, match="was on its way to the software when publishing stopped"):
+        service.costs.update(ws, cost.id, draft)
+    with pytest.raises(DextError, match="publish it again first"):
+        service.costs.delete(ws, [cost.id])
+
+    monkeypatch.setattr(BeancountConnector, "publish", answering(ErrorClass.INVALID, "refused"))
+    await service.costs.publish(ws, [cost.id])
+    refused = service.costs.detail(ws, cost.id)
+    assert (refused.state, refused.interrupted) == (CostState.FAILED, False)
+    service.costs.update(ws, cost.id, refused.draft())  # a refusal leaves it free to correct
+
+    monkeypatch.setattr(BeancountConnector, "publish", answering(ErrorClass.UNAVAILABLE, "no answer"))
+    await service.costs.publish(ws, [cost.id])
+    monkeypatch.setattr(BeancountConnector, "publish", real_publish)
+    done = await service.costs.publish(ws, [cost.id])
+    assert done.published == 1
+    settled = service.costs.detail(ws, cost.id)
+    assert (settled.state, settled.interrupted, settled.error_class) == (CostState.PUBLISHED, False, None)
+
+
+async def test_one_publish_never_sends_the_same_bill_twice_and_all_retries_failed_ones(
+    service, small_ledger: Path, tmp_path: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    path = write_csv(
+        tmp_path,
+        "date,supplier,reference,total,currency,category,,\n"  # blank header cells name no column
+        "2024-03-01,Rail Co,T-1,9.00,GBP,Expenses:Travel,,\n"
+        "2024-03-02,Rail Co,T-1,9.00,GBP,Expenses:Travel,,\n"  # the same bill, scanned twice (another day)
+        "2024-03-03,Rail Co,T-2,4.00,GBP,,,\n",
+    )
+    first, second, bare = service.costs.import_csv(ws, path).ids
+    report = await service.costs.publish(ws, service.costs.ready_ids(ws))
+    by_id = {o.id: o for o in report.outcomes}
+    assert by_id[first].ok
+    assert by_id[second].error_class == ErrorClass.DUPLICATE
+    assert by_id[second].message and f"item {first}, published with it" in by_id[second].message
+    assert by_id[bare].error_class == ErrorClass.MISSING
+    assert service.costs.ready_ids(ws) == []
+    assert service.costs.ready_ids(ws, failed=True) == [second, bare]  # what `publish --all` retries
+    written = "".join(p.read_text(encoding="utf-8") for p in small_ledger.parent.glob("*.dext.beancount"))
+    assert written.count('reference: "T-1"') == 1

@@ -23,7 +23,7 @@ ROWS = (
     "2024-03-01,Landlord Ltd,R-301,1200.00,GBP,Office rent\n"
     "2024-03-02,Rail Co,T-55,55.20,GBP,Expenses:Travel\n"
     "2024-03-03,Rail Co,T-56,12.50,GBP,\n"  # no category: fails the pre-flight check
-    "2024-03-04,Stationers Plc,S-9,30.00,USD,Expenses:Travel\n"  # the books do not take USD
+    "2024-03-04,Stationers Plc,S-9,30.00,USD,Expenses:Travel\n"  # Expenses:Travel is opened for GBP only
     "2024-03-05,Coffee House,C-1,4.50,GBP,\n"  # no category
 )
 
@@ -150,7 +150,7 @@ async def test_bulk_select_then_publish_lands_preflight_failures_with_their_reme
 
         await _move_to(pilot, page, "Stationers Plc")
         text = screen_text(app)
-        assert "✗ Currency: Beancount does not take USD" in text
+        assert "✗ Currency: the category 'Expenses:Travel' takes GBP only" in text
         assert ErrorClass.CURRENCY.remedy[:40] in text
         await _move_to(pilot, page, "Rail Co")
         text = screen_text(app)

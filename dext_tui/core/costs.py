@@ -173,6 +173,7 @@ class CostDetail:
     lines: tuple[CostLineInfo, ...]
     why: dict[str, str]  # field -> where its value came from ("Supplier rule for Acme (rule 3)")
     auto_publish: AutoPublish
+    interrupted: bool = False  # a send of it was never answered: publish again before changing it
 
     @property
     def supplier_label(self) -> str:
@@ -232,6 +233,7 @@ class CostDetail:
             "lines": [ln.to_json() for ln in self.lines],
             "why": self.why,
             "auto_publish": self.auto_publish.value,
+            "interrupted": self.interrupted,
         }
 
 

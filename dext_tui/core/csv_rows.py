@@ -59,7 +59,8 @@ def read_rows(
     reader = csv.reader(io.StringIO(read_text(path), newline=""))  # quoted cells may hold line breaks
     columns = header(path, reader, needs)
     check_header(columns)
-    if len(set(columns)) != len(columns):
+    named = [c for c in columns if c]  # blank header cells name no column
+    if len(set(named)) != len(named):
         raise InvalidData(f"{path.name}: a column appears twice in the header row")
     out: list[_T] = []
     errors: list[str] = []

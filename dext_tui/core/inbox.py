@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 _DETAIL_COLUMNS = (
     "id, uid, date, supplier_id, supplier_name, reference, description, total, tax, currency, category_id,"
     " tax_code_id, bank_account_id, tracking_id, paid, sources, state, remote_id, published_at, error_class,"
-    " error_message"
+    " error_message, sending"
 )
 _UPDATE_ITEM = (
     "UPDATE costitem SET date = ?, supplier_id = ?, supplier_name = ?, reference = ?, description = ?,"
@@ -280,6 +280,7 @@ class CostInbox:
             ),
             why=why,
             auto_publish=auto,
+            interrupted=row[21] is not None,
         )
 
     # -- writing ------------------------------------------------------------------------------
@@ -308,6 +309,8 @@ class CostInbox:
                 raise DextError(
                     f"cost item {item_id} is published ({old.remote_id}); it cannot be changed here"
                 )
+            if old.interrupted:
+                raise DextError(_interrupted(item_id, "changed"))
             self._check_items(db, ws, draft, old)
             before = old.draft()
             sources = json.loads(
@@ -344,21 +347,25 @@ class CostInbox:
     def delete(self, ws: WorkspaceRef, ids: Sequence[int]) -> int:
         """Delete items that are not published (a published one is in the books)."""
         with self.store.transaction() as db:
-            rows = dict(
-                db.execute(
-                    "SELECT id, state FROM costitem WHERE workspace_id = ?"
+            rows = {
+                item_id: (state, sending)
+                for item_id, state, sending in db.execute(
+                    "SELECT id, state, sending FROM costitem WHERE workspace_id = ?"
                     " AND id IN (SELECT value FROM json_each(?))",
                     (ws.id, json.dumps(list(ids))),
                 )
-            )
+            }
             unknown = [i for i in ids if i not in rows]
             if unknown:
                 raise NotFound(f"no cost item {unknown[0]} in workspace {ws.name!r}")
-            published = [i for i in ids if rows[i] == CostState.PUBLISHED]
+            published = [i for i in ids if rows[i][0] == CostState.PUBLISHED]
             if published:
                 raise DextError(
                     f"cost item {published[0]} is published; it stays as the record of what is in the books"
                 )
+            interrupted = [i for i in ids if rows[i][1] is not None]
+            if interrupted:
+                raise DextError(_interrupted(interrupted[0], "deleted"))
             db.execute(
                 "DELETE FROM costline WHERE item_id IN (SELECT value FROM json_each(?))",
                 (json.dumps(list(ids)),),
@@ -375,8 +382,8 @@ class CostInbox:
             book = RuleBook.load(db, ws.id, query_rules(db, ws.id))
             for item_id in ids:
                 detail = self._detail(db, ws, item_id)
-                if detail.state == CostState.PUBLISHED:
-                    continue
+                if detail.state == CostState.PUBLISHED or detail.interrupted:
+                    continue  # in the books, or perhaps: its fields stay as they were sent
                 sources = json.loads(
                     db.execute("SELECT sources FROM costitem WHERE id = ?", (item_id,)).fetchone()[0] or "{}"
                 )
@@ -584,6 +591,7 @@ class CostInbox:
         }
         problems: dict[int, list[Problem]] = {}
         bills: dict[int, Bill] = {}
+        batch: dict[tuple[Any, ...], int] = {}  # (supplier, reference) -> the first item of this batch
         for item_id in ids:
             r = items[item_id]
             found: list[Problem] = []
@@ -632,7 +640,8 @@ class CostInbox:
                 miss("total")
             if not currency:
                 miss("currency")
-            elif currencies and currency.upper() not in currencies:
+            elif provider != "beancount" and currencies and currency.upper() not in currencies:
+                # (a ledger takes any currency, unless an account is opened for some only: see below)
                 found.append(Problem(ErrorClass.CURRENCY, f"{software} does not take {currency}"))
             if r[3] is None and not r[4]:
                 miss("supplier")
@@ -651,12 +660,14 @@ class CostInbox:
                         f" the item in {currency}",
                     )
                 )
+            if bank is not None and currency and not _takes(bank, currency):
+                found.append(Problem(ErrorClass.CURRENCY, _takes_only("payment method", bank)))
             raw_lines = lines.get(item_id) or [(item_id, 1, r[7] or "0", r[8], r[10], r[11], r[13], None)]
             bill_lines = []
             for n, ln in enumerate(raw_lines, 1):
                 where = f" (line {n})" if len(raw_lines) > 1 else ""
                 category_id = ln[4] if ln[4] is not None else r[10]
-                tax_id = ln[5] if ln[5] is not None else (r[11] if len(raw_lines) == 1 else None)
+                tax_id = ln[5] if ln[5] is not None else r[11]  # a line without its own: the item's
                 if category_id is None:
                     miss(f"category{where}")
                 if tax_id is None and needs_tax:
@@ -671,14 +682,23 @@ class CostInbox:
                             f"the tax code {tax_code.name!r}{where} cannot be used on purchases",
                         )
                     )
+                if category is not None and currency and not _takes(category, currency):
+                    found.append(Problem(ErrorClass.CURRENCY, _takes_only(f"category{where}", category)))
                 if category is not None:
                     bill_lines.append(
                         BillLine(Decimal(ln[2]), _dec(ln[3]), category, tax_code, tracking, ln[7])
                     )
             if r[5]:
-                other = published.get(
-                    (r[3], (r[4] or "").casefold() if r[3] is None else "", r[5].casefold())
-                )
+                key = (r[3], (r[4] or "").casefold() if r[3] is None else "", r[5].casefold())
+                twin = batch.setdefault(key, item_id)
+                if twin != item_id:
+                    found.append(
+                        Problem(
+                            ErrorClass.DUPLICATE,
+                            f"item {twin}, published with it, has the same supplier and reference {r[5]!r}",
+                        )
+                    )
+                other = published.get(key)
                 if other is not None and other != item_id:
                     found.append(
                         Problem(
@@ -709,13 +729,14 @@ class CostInbox:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def ready_ids(self, ws: WorkspaceRef) -> list[int]:
+    def ready_ids(self, ws: WorkspaceRef, *, failed: bool = False) -> list[int]:
+        """The items ready to publish, oldest first; with `failed`, the failed ones too (to retry)."""
+        wanted = "state != 'published'" if failed else "state = 'ready'"
         with self.store.read() as db:
             return [
                 i
                 for (i,) in db.execute(
-                    "SELECT id FROM costitem WHERE workspace_id = ? AND state = 'ready' ORDER BY date, id",
-                    (ws.id,),
+                    f"SELECT id FROM costitem WHERE workspace_id = ? AND {wanted} ORDER BY date, id", (ws.id,)
                 )
             ]
 
@@ -784,6 +805,7 @@ class CostInbox:
                 last_flush = time.monotonic()
             tell()
 
+        await asyncio.to_thread(self._mark_sending, bills)
         try:
             await connector.publish(list(bills.values()), on_outcome=on_outcome)
         except ConnectionExpired as exc:
@@ -842,6 +864,14 @@ class CostInbox:
         report.outcomes.sort(key=lambda o: at.get(o.id, len(at)))
         return report
 
+    def _mark_sending(self, bills: dict[int, Bill]) -> None:
+        """Before the bills go: each item keeps the key it is sent with, until its answer is stored."""
+        with self.store.transaction() as db:
+            db.executemany(
+                "UPDATE costitem SET sending = ? WHERE id = ?",
+                [(bill.idempotency_key, item_id) for item_id, bill in bills.items()],
+            )
+
     def _record(self, conn_id: int, outcomes: Sequence[ItemOutcome]) -> None:
         """Store outcomes on their items, in one transaction."""
         if not outcomes:
@@ -850,25 +880,46 @@ class CostInbox:
         with self.store.transaction() as db:
             db.executemany(
                 "UPDATE costitem SET state = 'published', remote_id = ?, published_at = ?, published_to = ?,"
-                " error_class = NULL, error_message = NULL, error_at = NULL, updated_at = ?"
+                " error_class = NULL, error_message = NULL, error_at = NULL, sending = NULL, updated_at = ?"
                 " WHERE id = ? AND state != 'published'",
                 [(o.remote_id, stamp, conn_id, stamp, o.id) for o in outcomes if o.ok and not o.skipped],
             )
             db.executemany(
                 "UPDATE costitem SET state = 'failed', error_class = ?, error_message = ?, error_at = ?,"
-                " updated_at = ? WHERE id = ? AND state != 'published'",
+                " updated_at = ?, sending = CASE WHEN ? THEN sending END"
+                " WHERE id = ? AND state != 'published'",
                 [
                     (
                         o.error_class.value if o.error_class else ErrorClass.INVALID.value,
                         o.message,
                         stamp,
                         stamp,
+                        # The software down or silent: the bill may have reached it; a refusal: it did not.
+                        o.error_class == ErrorClass.UNAVAILABLE,
                         o.id,
                     )
                     for o in outcomes
                     if not o.ok
                 ],
             )
+
+
+def _takes(ref: RemoteRef, currency: str) -> bool:
+    """Whether an account opened for some currencies only (a ledger's `open ... GBP`) takes this one."""
+    allowed = ref.data.get("currencies")
+    return not isinstance(allowed, list) or not allowed or currency.upper() in allowed
+
+
+def _takes_only(what: str, ref: RemoteRef) -> str:
+    label = ref.code if ref.code and ref.code != ref.name else ref.name
+    return f"the {what} {label!r} takes {', '.join(ref.data['currencies'])} only"
+
+
+def _interrupted(item_id: int, what: str) -> str:
+    return (
+        f"cost item {item_id} was on its way to the software when publishing stopped (it may be there"
+        f" already); publish it again first (it is never published twice), then it can be {what}"
+    )
 
 
 def _newest_first(row: tuple[Any, ...]) -> tuple[str, int]:

@@ -430,6 +430,14 @@ class CostDetailView(Static):
             else:
                 hint = " ⚠ Reconnect is on the Integration page (1, then e) — or press R to reconnect now "
                 parts.append(Text(hint, style=self.style_of("hint")))
+        if d.interrupted and d.state != CostState.PUBLISHED:
+            parts.append(
+                Text(
+                    "⚠ It was on its way to the software when publishing stopped: p publishes it again"
+                    " (never twice); it cannot be changed until then.",
+                    style=self.style_of("warning"),
+                )
+            )
         if findings is not None and d.state != CostState.PUBLISHED:
             if not findings:
                 parts.append(

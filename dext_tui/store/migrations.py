@@ -164,6 +164,7 @@ MIGRATIONS: list[list[str]] = [
             error_class VARCHAR,
             error_message VARCHAR,
             error_at DATETIME,
+            sending VARCHAR,
             created_at DATETIME NOT NULL,
             updated_at DATETIME NOT NULL
         )""",

@@ -100,6 +100,9 @@ class CostItem(SQLModel, table=True):
     error_class: str | None = None
     error_message: str | None = None
     error_at: datetime | None = None
+    # The idempotency key of a send whose answer was never stored (a crash, a timeout): the software may
+    # have the bill. Until a publish settles it, the item cannot be changed (a change would be a new bill).
+    sending: str | None = None
     created_at: datetime
     updated_at: datetime
 
