@@ -349,3 +349,23 @@ def test_kill_9_during_a_publish_leaves_a_ledger_that_checks(example: Path) -> N
     assert load(example)[1] == []
     assert uid_counts(example) == {b.uid: 1 for b in bills}
     assert example.read_text().count('include "example.dext.beancount"') == 1
+
+
+def test_a_paid_bill_leaves_its_payment_method_and_an_unpaid_one_is_owed(small: Path) -> None:
+    """Paid: the money left the payment method's account. Unpaid, even with a payment method named (how
+    it will be paid): the supplier is owed, on Liabilities:AccountsPayable."""
+    from dataclasses import replace
+
+    from beancount.core import data
+
+    paid = make_bill(1)
+    owed = replace(make_bill(2, uid="uid-owed"), paid=False)
+    assert all(o.ok for o in publish_bills(small, [paid, owed]))
+    entries, errors = load(small)
+    assert errors == []
+    credit = {
+        e.meta["dext-id"]: [p.account for p in e.postings if p.units.number < 0]
+        for e in entries
+        if isinstance(e, data.Transaction) and "dext-id" in e.meta
+    }
+    assert credit == {paid.uid: ["Assets:Bank:Current"], owed.uid: ["Liabilities:AccountsPayable"]}

@@ -40,6 +40,11 @@ HEADER = (
     "; dext-tui rewrites this file when it publishes; a transaction removed here is published again.\n"
 )
 PAYABLE = "AccountsPayable"  # under the ledger's Liabilities root
+
+
+def _paid_from(bill: Bill) -> str | None:
+    """The account a paid bill's money left (its payment method); None: the bill is owed (payable)."""
+    return bill.bank_account.remote_id if bill.paid and bill.bank_account is not None else None
 OPEN_DATE = "1900-01-01"
 _DATE_LINE = re.compile(r"\d{4}-\d{2}-\d{2}[ \t]")
 _DEXT_ID = re.compile(r'[ \t]+dext-id:[ \t]*"((?:[^"\\]|\\.)*)"')
@@ -93,7 +98,7 @@ def render_bill(bill: Bill, payable: str) -> list[str]:
             out.append(f"    tax_code: {quote(line.tax_code.remote_id)}")
         if line.tax is not None:
             out.append(f"    tax: {quote(str(line.tax))}")
-    credit = bill.bank_account.remote_id if bill.bank_account is not None else payable
+    credit = _paid_from(bill) or payable
     out.append(_posting(credit, -bill.total, bill.currency))
     return out
 
@@ -372,7 +377,7 @@ def _write_new(
     dedicated_real = os.path.realpath(dedicated)
     name = dedicated.name
     payable = f"{before.liabilities}:{PAYABLE}"
-    open_payable = payable not in before.opened and any(b.bank_account is None for _, b in new)
+    open_payable = payable not in before.opened and any(_paid_from(b) is None for _, b in new)
     include_needed = dedicated_real not in before.included and not _names_include(main_bytes, name)
     if include_needed and not os.access(main, os.W_OK):
         raise _write_error("write", main, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
