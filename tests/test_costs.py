@@ -476,3 +476,48 @@ async def test_one_publish_never_sends_the_same_bill_twice_and_all_retries_faile
     assert service.costs.ready_ids(ws, failed=True) == [second, bare]  # what `publish --all` retries
     written = "".join(p.read_text(encoding="utf-8") for p in small_ledger.parent.glob("*.dext.beancount"))
     assert written.count('reference: "T-1"') == 1
+
+
+async def test_a_split_cost_is_imported_from_its_rows_and_published_as_its_lines(
+    service, small_ledger: Path, tmp_path: Path
+) -> None:
+    ws = await connected(service, small_ledger)
+    path = write_csv(
+        tmp_path,
+        "date,supplier,reference,total,currency,category,line_amount,line_category,line_tax_code,line_description\n"
+        "2024-03-01,Rail Co,S-1,100.00,GBP,,60.00,Expenses:Travel,S20,Tickets\n"
+        "2024-03-01,Rail Co,S-1,100.00,GBP,,40.00,Office rent,,Desk hire\n"
+        "2024-03-02,Rail Co,S-2,10.00,GBP,Expenses:Travel,,,,\n",
+    )
+    split, plain = service.costs.import_csv(ws, path).ids
+    detail = service.costs.detail(ws, split)
+    assert [
+        (ln.amount, ln.category.name if ln.category else None, ln.description) for ln in detail.lines
+    ] == [
+        (Decimal("60.00"), "Travel", "Tickets"),
+        (Decimal("40.00"), "Office rent", "Desk hire"),
+    ]
+    assert detail.lines[0].tax_code and detail.lines[0].tax_code.code == "S20"
+    assert service.costs.detail(ws, plain).lines == ()
+
+    report = await service.costs.publish(ws, [split, plain])
+    assert report.published == 2
+    written = "".join(p.read_text(encoding="utf-8") for p in small_ledger.parent.glob("*.dext.beancount"))
+    assert "Expenses:Travel   60.00 GBP" in written and "Expenses:Office:Rent   40.00 GBP" in written
+
+    bad = write_csv(
+        tmp_path,
+        "date,supplier,reference,total,currency,line_amount,line_category\n"
+        "2024-03-05,Rail Co,S-3,100.00,GBP,60.00,Expenses:Travel\n"
+        "2024-03-05,Rail Co,S-3,100.00,GBP,30.00,Expenses:Travel\n"
+        "2024-03-06,Rail Co,S-4,5.00,GBP,,Expenses:Travel\n",
+        "bad.csv",
+    )
+    with pytest.raises(InvalidData) as caught:
+        service.costs.import_csv(ws, bad)
+    assert "line 4: a line of a split cost needs its line_amount" in str(caught.value)
+    fixed = bad.read_text(encoding="utf-8").replace(",,Expenses:Travel", ",Expenses:Travel,")
+    bad.write_text(fixed.replace("S-4,5.00,GBP,Expenses:Travel,", "S-4,5.00,GBP,,"), encoding="utf-8")
+    with pytest.raises(InvalidData, match=r"lines 2-3: the split lines add up to 90.00, the total is 100.00"):
+        service.costs.import_csv(ws, bad)
+    assert len(service.costs.rows(ws)) == 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -418,7 +418,22 @@ def fill(
 # -- reading a CSV file of costs ---------------------------------------------------------------
 
 REQUIRED_COLUMNS = ("date", "supplier", "reference", "total", "currency")
-OPTIONAL_COLUMNS = ("category", "tax_code", "bank_account", "description", "paid", "tax", "tracking")
+OPTIONAL_COLUMNS = (
+    "category",
+    "tax_code",
+    "bank_account",
+    "description",
+    "paid",
+    "tax",
+    "tracking",
+    # A split cost: one row per line, each repeating the item's date, supplier, reference, total, currency.
+    "line_amount",
+    "line_category",
+    "line_tax_code",
+    "line_tax",
+    "line_tracking",
+    "line_description",
+)
 _TRUE = {"true", "yes", "y", "1", "paid"}
 _FALSE = {"false", "no", "n", "0", "unpaid", ""}
 
@@ -505,9 +520,64 @@ def _row_draft(values: dict[str, str], finder: ItemFinder) -> CostDraft:
         paid=(paid_text in _TRUE) if paid_text else None,
     )
     problems = check_draft(draft)
+    if values.get("line_amount"):
+        line = LineDraft(
+            amount=_decimal(values["line_amount"], "line_amount"),
+            tax=_decimal(values["line_tax"], "line_tax") if values.get("line_tax") else None,
+            category_id=item("line_category", Kind.CATEGORIES),
+            tax_code_id=item("line_tax_code", Kind.TAX_CODES),
+            tracking_id=item("line_tracking", Kind.TRACKING),
+            description=values.get("line_description") or None,
+        )
+        if line.amount <= 0:
+            problems.append("the line_amount must be more than zero")
+        draft = replace(draft, lines=(line,))  # the item's other lines are on the rows that follow
+    elif any(values.get(c) for c in OPTIONAL_COLUMNS if c.startswith("line_")):
+        problems.append("a line of a split cost needs its line_amount")
     if problems:
         raise ValueError("; ".join(problems))
     return draft
+
+
+def _same_cost(a: CostDraft, b: CostDraft) -> bool:
+    """Two rows of one split cost: the same date, supplier, reference, total and currency."""
+    return (a.date, a.supplier_id, a.supplier_name, a.reference, a.total, a.currency) == (
+        b.date,
+        b.supplier_id,
+        b.supplier_name,
+        b.reference,
+        b.total,
+        b.currency,
+    )
+
+
+def _join_lines(path: Path, costs: list[CsvCost]) -> list[CsvCost]:
+    """Consecutive rows of one split cost become one item with their lines; the lines must add up."""
+    out: list[CsvCost] = []
+    spans: list[int] = []  # the last line of each item
+    for cost in costs:
+        last = out[-1] if out else None
+        if last and cost.draft.lines and last.draft.lines and _same_cost(last.draft, cost.draft):
+            out[-1] = CsvCost(last.line, replace(last.draft, lines=last.draft.lines + cost.draft.lines))
+            spans[-1] = cost.line
+        else:
+            out.append(cost)
+            spans.append(cost.line)
+    errors = []
+    for cost, end in zip(out, spans, strict=True):
+        lines = cost.draft.lines
+        if lines and sum(ln.amount for ln in lines) != cost.draft.total:
+            where = f"lines {cost.line}-{end}" if end != cost.line else f"line {cost.line}"
+            errors.append(
+                f"{where}: the split lines add up to {sum(ln.amount for ln in lines)}, the total is"
+                f" {cost.draft.total}"
+            )
+    if errors:
+        raise InvalidData(
+            f"{path.name}: {len(errors)} split cost{'s' if len(errors) > 1 else ''} do not add up,"
+            f" nothing imported: {'; '.join(errors[:20])}"
+        )
+    return out
 
 
 def read_costs_csv(path: Path, finder: ItemFinder) -> list[CsvCost]:
@@ -528,13 +598,14 @@ def read_costs_csv(path: Path, finder: ItemFinder) -> list[CsvCost]:
                 f" (allowed: {', '.join([*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS])})"
             )
 
-    return read_rows(
+    rows = read_rows(
         path,
         ", ".join(REQUIRED_COLUMNS),
         check_header,
         lambda values, line: CsvCost(line, _row_draft(values, finder)),
         MAX_ROWS,
     )
+    return _join_lines(path, rows)
 
 
 @dataclass(slots=True)
