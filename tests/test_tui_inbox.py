@@ -13,7 +13,7 @@ from dext_tui.core.costs import CostState
 from dext_tui.core.domain import AutoPublish, Kind, RuleScope, RuleSpec
 from dext_tui.core.publishing import ErrorClass
 from dext_tui.core.service import DextService, WorkspaceRef
-from dext_tui.screens.cost_dialog import CostDialog, SupplierField
+from dext_tui.screens.cost_dialog import CostDialog, LineRow, SupplierField
 from dext_tui.screens.dialogs import ConfirmDialog, ConnectDialog
 from dext_tui.screens.inbox_page import CostTable, InboxPage
 from dext_tui.widgets.picker import PickerScreen
@@ -484,3 +484,201 @@ def test_the_cost_table_handles_many_items() -> None:
     assert perf_counter() - start < 1
     shown = table.visible_rows()
     assert shown and all(r.state == CostState.FAILED and "Supplier 42" in r.supplier for r in shown)
+
+
+# -- splitting an item into lines in the dialog ------------------------------------------------------
+
+
+def _line_values(detail) -> list[tuple]:
+    return [
+        (
+            str(ln.amount),
+            None if ln.tax is None else str(ln.tax),
+            ln.category.code if ln.category else None,
+            ln.tax_code.code if ln.tax_code else None,
+            ln.description,
+        )
+        for ln in detail.lines
+    ]
+
+
+async def _choose(pilot, app, dialog, typed: str) -> None:
+    """Enter on the focused list field, type to filter, Enter picks; back in the dialog."""
+    await pilot.press("enter")
+    await _until(pilot, lambda: isinstance(app.screen, PickerScreen))
+    await pilot.press(*typed, "enter")
+    await _until(pilot, lambda: app.screen is dialog)
+
+
+async def test_split_a_new_item_into_two_lines_with_their_own_categories(
+    data_dir: Path, small_ledger: Path, tmp_path: Path
+) -> None:
+    await _prepare(
+        data_dir, small_ledger, tmp_path, "2024-03-01,Landlord Ltd,R-301,1200.00,GBP,Office rent\n"
+    )
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        page = await _open_inbox(pilot, app)
+        await pilot.press("n")
+        await _until(pilot, lambda: isinstance(app.screen, CostDialog))
+        dialog = app.screen
+        assert "Not split: ctrl+l (or Add line) splits it into lines." in screen_text(app)
+        await pilot.press(*"2024-05-02", "enter", "enter")
+        await _until(pilot, lambda: isinstance(app.screen, PickerScreen))
+        await pilot.press(*"Paper Mill", "enter")
+        await _until(pilot, lambda: app.screen is dialog)
+        await pilot.press("tab", *"PM-9", "tab", *"120.00", "tab", "tab", *"GBP", "tab", "tab")
+        await _choose(pilot, app, dialog, "Z0")  # the item's own tax code: lines without one take it
+
+        await pilot.press("ctrl+l")  # the first line offers the whole total; typing replaces it
+        await pilot.pause()
+        assert "Lines: 120.00 of 120.00 ✓ · one line: add another" in screen_text(app)
+        await pilot.press(*"90")
+        await pilot.pause()
+        assert "Lines: 90.00 of 120.00 — 30.00 left" in screen_text(app)
+        await pilot.press("tab")
+        await _choose(pilot, app, dialog, "travel")
+        await pilot.press("tab")
+        await _choose(pilot, app, dialog, "S20")
+        await pilot.press("tab", *"15", "tab", *"Tickets")
+        await pilot.press("ctrl+l")  # the second line offers what is left
+        await pilot.pause()
+        assert "Lines: 120.00 of 120.00 ✓" in screen_text(app)
+        assert "item's: Z0 · Zero rated" in screen_text(app)  # its tax code: the item's
+        await pilot.press("tab")
+        await _choose(pilot, app, dialog, "rent")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, CostDialog)
+        row = page.table.current_row
+        assert row is not None and row.reference == "PM-9"
+        detail = app.service.costs.detail(app.workspace, row.id)
+        assert _line_values(detail) == [
+            ("90", "15", "Expenses:Travel", "S20", "Tickets"),
+            ("30.00", None, "Expenses:Office:Rent", None, None),
+        ]
+        assert detail.tax_code.code == "Z0"
+
+    # The detail pane lists each line: amount, category, tax code (the item's when it has none).
+    app = make_app(data_dir)
+    async with app.run_test(size=(130, 40)) as pilot:
+        page = await _open_inbox(pilot, app)
+        await _move_to(pilot, page, "Paper Mill")
+        await pilot.press("enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Line 1         90.00 GBP (tax 15.00) · Expenses:Travel · Travel · S20 · Standard 20%" in text
+        assert (
+            "Line 2         30.00 GBP · Expenses:Office:Rent · Office rent · Z0 · Zero rated (item's)" in text
+        )
+
+
+async def test_lines_that_do_not_add_up_are_refused_and_nothing_typed_is_lost(
+    data_dir: Path, small_ledger: Path, tmp_path: Path
+) -> None:
+    ids = await _prepare(
+        data_dir, small_ledger, tmp_path, "2024-03-01,Landlord Ltd,R-301,1200.00,GBP,Office rent\n"
+    )
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await _open_inbox(pilot, app)
+        await pilot.press("e")
+        await _until(pilot, lambda: isinstance(app.screen, CostDialog))
+        dialog = app.screen
+        await pilot.press("ctrl+l", *"1000", "tab", "tab", "tab", *"200", "tab", *"Rent, May")
+        await pilot.press("ctrl+l", *"150")
+        await pilot.pause()
+        assert "Lines: 1,150.00 of 1,200.00 — 50.00 left" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is dialog
+        assert "✗ The lines add up to 1150, the total is 1200.00" in screen_text(app)
+        rows = dialog.query(LineRow)
+        assert [r.amount.value for r in rows] == ["1000", "150"]
+        assert rows.first().query_one(".line-description").value == "Rent, May"
+        assert app.service.costs.detail(app.workspace, ids[0]).lines == ()
+
+        await pilot.press("ctrl+a", "ctrl+k", *"200")  # the line's amount, typed again
+        await pilot.pause()
+        assert "Lines: 1,200.00 of 1,200.00 ✓" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, CostDialog)
+        detail = app.service.costs.detail(app.workspace, ids[0])
+        assert _line_values(detail) == [
+            ("1000", "200", None, None, "Rent, May"),
+            ("200", None, None, None, None),
+        ]
+
+
+async def test_editing_shows_the_lines_and_removing_them(
+    data_dir: Path, small_ledger: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from dext_tui.core.costs import LineDraft
+
+    ids = await _prepare(
+        data_dir, small_ledger, tmp_path, "2024-03-01,Landlord Ltd,R-301,1200.00,GBP,Office rent\n"
+    )
+    service = DextService.open(data_dir)
+    ws = service.ensure_workspace("Acme")
+    travel = service.find_item(ws, Kind.CATEGORIES, "Expenses:Travel").id
+    s20 = service.find_item(ws, Kind.TAX_CODES, "S20").id
+    lines = (
+        LineDraft(Decimal("1000"), Decimal("200"), None, s20, None, "[bold]Rent[/bold]"),
+        LineDraft(Decimal("150"), None, travel, None, None, "Trains"),
+        LineDraft(Decimal("50"), None, None, None, None, None),
+    )
+    service.costs.update(ws, ids[0], replace(service.costs.detail(ws, ids[0]).draft(), lines=lines))
+    service.close()
+
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await _open_inbox(pilot, app)
+        await pilot.press("e")
+        await _until(pilot, lambda: isinstance(app.screen, CostDialog))
+        dialog = app.screen
+        rows = list(dialog.query(LineRow))
+        assert [r.amount.value for r in rows] == ["1000", "150", "50"]
+        assert [r.query_one(".line-tax").value for r in rows] == ["200", "", ""]
+        assert rows[0].query_one(".line-description").value == "[bold]Rent[/bold]"
+        assert rows[0].picker("tax_code").value.code == "S20"
+        assert rows[1].picker("category").value.code == "Expenses:Travel"
+        assert rows[2].picker("category").value is None
+        assert "Lines: 1,200.00 of 1,200.00 ✓" in screen_text(app)
+
+        rows[1].amount.focus()  # the form scrolls to it
+        await _until(pilot, lambda: "Trains" in screen_text(app))
+        text = screen_text(app)
+        assert "Line 2" in text and "Expenses:Travel · Travel" in text and "item's: none" in text
+        await pilot.press("ctrl+r")  # line 2 goes; the cursor moves to the next line
+        await pilot.pause()
+        rows = list(dialog.query(LineRow))
+        assert [r.amount.value for r in rows] == ["1000", "50"]
+        assert dialog.focused is rows[1].amount
+        assert "Lines: 1,050.00 of 1,200.00 — 150.00 left" in screen_text(app)
+        assert [str(r.query_one(".line-no").content) for r in rows] == ["Line 1", "Line 2"]
+        await pilot.press("ctrl+a", "ctrl+k", *"200", "ctrl+s")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, CostDialog)
+        detail = app.service.costs.detail(app.workspace, ids[0])
+        assert _line_values(detail) == [
+            ("1000", "200", None, "S20", "[bold]Rent[/bold]"),
+            ("200", None, None, None, None),
+        ]
+
+        # One line is refused (it would only repeat the item); no lines: the item is not split.
+        await pilot.press("e")
+        await _until(pilot, lambda: isinstance(app.screen, CostDialog))
+        dialog = app.screen
+        dialog.query(LineRow).last().amount.focus()
+        await pilot.press("ctrl+r", "ctrl+s")
+        await settle(pilot, app)
+        assert app.screen is dialog
+        assert "✗ A split needs two lines or more" in screen_text(app)
+        await pilot.press("ctrl+r", "ctrl+s")  # the cursor is on the last line left
+        await settle(pilot, app)
+        assert not isinstance(app.screen, CostDialog)
+        assert app.service.costs.detail(app.workspace, ids[0]).lines == ()

@@ -45,6 +45,8 @@ PAYABLE = "AccountsPayable"  # under the ledger's Liabilities root
 def _paid_from(bill: Bill) -> str | None:
     """The account a paid bill's money left (its payment method); None: the bill is owed (payable)."""
     return bill.bank_account.remote_id if bill.paid and bill.bank_account is not None else None
+
+
 OPEN_DATE = "1900-01-01"
 _DATE_LINE = re.compile(r"\d{4}-\d{2}-\d{2}[ \t]")
 _DEXT_ID = re.compile(r'[ \t]+dext-id:[ \t]*"((?:[^"\\]|\\.)*)"')

@@ -500,13 +500,24 @@ class CostDetailView(Static):
         grid = Table.grid(padding=(0, 1), expand=True)
         grid.add_column(no_wrap=True, style=self.style_of("label"), min_width=14)
         grid.add_column(ratio=1, overflow="fold")
+        why_style = self.style_of("why")
         for line in d.lines:
             text = Text(money(line.amount, d.currency))
             if line.tax is not None:
                 text.append(f" (tax {money(line.tax)})")
-            for what in (line.category, line.tax_code, line.tracking):
-                if what is not None:
-                    text.append(f" · {printable(what.label)}")
+            # A line without its own category, tax code or tracking takes the item's: say which.
+            for own, item, name in (
+                (line.category, d.category, "category"),
+                (line.tax_code, d.tax_code, "tax code"),
+                (line.tracking, d.tracking, ""),
+            ):
+                if own is not None:
+                    text.append(f" · {printable(own.label)}")
+                elif item is not None:
+                    text.append(f" · {printable(item.label)}")
+                    text.append(" (item's)", style=why_style)
+                elif name:
+                    text.append(f" · no {name}", style=why_style)
             if line.description:
                 text.append(f" · “{printable(line.description)}”")
             grid.add_row(f"Line {line.position}", text)
