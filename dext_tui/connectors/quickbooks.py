@@ -53,9 +53,8 @@ from typing import Any
 import httpx
 
 from dext_tui.connectors.base import FetchResult
-from dext_tui.connectors.cloud import CloudConnector
+from dext_tui.connectors.cloud import CloudConnector, publish_in_order
 from dext_tui.connectors.cloud_http import (
-    MAX_IN_FLIGHT,
     CloudHttp,
     RetryPolicy,
     expect_dict,
@@ -480,52 +479,20 @@ class QuickBooksConnector(CloudConnector):
     ) -> list[PublishOutcome]:
         """One `POST /bill` per bill (a new supplier's vendor created first), up to 5 in flight; outcomes
         handed to `on_outcome` in the bills' order as soon as they are known (see `Connector.publish`)."""
-        bills = list(bills)
-        results: list[PublishOutcome | None] = [None] * len(bills)
-        handed = 0
-        pending = iter(range(len(bills)))
-        stop: str | None = None  # QuickBooks is down or busy: the answer for every bill not yet sent
-        expired: ConnectionExpired | None = None
         vendors = _Vendors()
 
-        def hand(index: int, outcome: PublishOutcome) -> None:
-            nonlocal handed
-            results[index] = outcome
-            while handed < len(bills) and (ready := results[handed]) is not None:
-                handed += 1
-                if on_outcome is not None:
-                    on_outcome(ready)
+        async def send_one(
+            http: CloudHttp, bill: Bill
+        ) -> tuple[PublishOutcome, tuple[ErrorClass, str] | None]:
+            outcome = await self._publish_one(http, bill, vendors)
+            if outcome.error_class is ErrorClass.UNAVAILABLE:  # QuickBooks is down or busy
+                return outcome, (ErrorClass.UNAVAILABLE, f"Not sent: {outcome.message}")
+            return outcome, None
 
-        async def worker(http: CloudHttp) -> None:
-            nonlocal stop, expired
-            for index in pending:
-                if expired is not None:
-                    return
-                bill = bills[index]
-                if stop is not None:
-                    hand(index, PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, stop))
-                    continue
-                try:
-                    outcome = await self._publish_one(http, bill, vendors)
-                except ConnectionExpired as exc:
-                    expired = expired or exc
-                    return
-                if outcome.error_class is ErrorClass.UNAVAILABLE and stop is None:
-                    stop = f"Not sent: {outcome.message}"
-                hand(index, outcome)
+        def http() -> Any:
+            return _http(auth=self.tokens, transport=self.transport, policy=self.policy, on_wait=self.on_wait)
 
-        if bills:
-            async with _http(
-                auth=self.tokens, transport=self.transport, policy=self.policy, on_wait=self.on_wait
-            ) as http:
-                await run_all(*(worker(http) for _ in range(min(MAX_IN_FLIGHT, len(bills)))))
-        if expired is not None:
-            # The bills answered stand, even those after the one refused (they were in flight).
-            for outcome in results[handed:]:
-                if outcome is not None and on_outcome is not None:
-                    on_outcome(outcome)
-            raise expired
-        return [r for r in results if r is not None]
+        return await publish_in_order(bills, send_one, http, on_outcome)
 
     async def _publish_one(self, http: CloudHttp, bill: Bill, vendors: _Vendors) -> PublishOutcome:
         try:

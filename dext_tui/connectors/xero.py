@@ -51,9 +51,8 @@ from typing import Any
 import httpx
 
 from dext_tui.connectors.base import FetchResult
-from dext_tui.connectors.cloud import CloudConnector
+from dext_tui.connectors.cloud import CloudConnector, publish_in_order
 from dext_tui.connectors.cloud_http import (
-    MAX_IN_FLIGHT,
     CloudHttp,
     RetryPolicy,
     decode_json,
@@ -573,49 +572,15 @@ class XeroConnector(CloudConnector):
     ) -> list[PublishOutcome]:
         """One `PUT Invoices` per bill, up to 5 in flight; outcomes handed to `on_outcome` in the bills'
         order as soon as they are known (see `Connector.publish`)."""
-        bills = list(bills)
-        results: list[PublishOutcome | None] = [None] * len(bills)
-        handed = 0
-        pending = iter(range(len(bills)))
-        stop: tuple[ErrorClass, str] | None = None  # the answer for every bill not yet sent, once known
-        expired: ConnectionExpired | None = None
+        return await publish_in_order(bills, self._send_one, self._http, on_outcome)
 
-        def hand(index: int, outcome: PublishOutcome) -> None:
-            nonlocal handed
-            results[index] = outcome
-            while handed < len(bills) and (ready := results[handed]) is not None:
-                handed += 1
-                if on_outcome is not None:
-                    on_outcome(ready)
-
-        async def worker(http: CloudHttp) -> None:
-            nonlocal stop, expired
-            for index in pending:
-                if expired is not None:
-                    return
-                bill = bills[index]
-                if stop is not None:  # the grant may not write, or Xero is down: not sent
-                    hand(index, PublishOutcome.failed(bill.item_id, *stop))
-                    continue
-                try:
-                    outcome, stops = await self._publish_one(http, bill)
-                except ConnectionExpired as exc:
-                    expired = expired or exc
-                    return
-                if stops and stop is None and outcome.error_class is not None:
-                    stop = (outcome.error_class, outcome.message or "")
-                hand(index, outcome)
-
-        async with self._http() as http:
-            await run_all(*(worker(http) for _ in range(min(MAX_IN_FLIGHT, len(bills)))))
-        if expired is not None:
-            # The bills answered stand, even those after the one refused (they were in flight).
-            for outcome in results[handed:]:
-                if outcome is not None and on_outcome is not None:
-                    on_outcome(outcome)
-            raise expired
-        assert all(r is not None for r in results)
-        return [r for r in results if r is not None]
+    async def _send_one(
+        self, http: CloudHttp, bill: Bill
+    ) -> tuple[PublishOutcome, tuple[ErrorClass, str] | None]:
+        outcome, stops = await self._publish_one(http, bill)
+        if stops and outcome.error_class is not None:  # the grant may not write, or Xero is down
+            return outcome, (outcome.error_class, outcome.message or "")
+        return outcome, None
 
     async def _publish_one(self, http: CloudHttp, bill: Bill) -> tuple[PublishOutcome, bool]:
         """The bill's outcome, and whether every bill after it would meet the same (a grant that may not
