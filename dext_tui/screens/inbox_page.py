@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.segment import Segment
@@ -938,6 +938,16 @@ class InboxPage(Vertical):
             await app.reload_info()  # type: ignore[attr-defined]
             self.refresh_bindings()
 
+    async def _costs(self, title: str, method: str, *args: Any) -> Any:
+        """`service.costs.METHOD(workspace, *args)` off the UI thread; a refusal is said in a notification
+        (and None returned), never a traceback."""
+        app = self.app
+        try:
+            return await asyncio.to_thread(getattr(app.service.costs, method), app.workspace, *args)  # type: ignore[attr-defined]
+        except DextError as exc:
+            self.notify(printable(str(exc)), title=title, severity="error", markup=False, timeout=10)
+            return None
+
     def action_check(self) -> None:
         ids = self._targets()
         if ids and not self.busy:
@@ -946,16 +956,14 @@ class InboxPage(Vertical):
 
     @work(exclusive=True, group="inbox-check")
     async def _check(self, ids: list[int]) -> None:
-        app = self.app
         self.set_progress(f"Checking {len(ids):,}…")
         try:
-            found = await asyncio.to_thread(app.service.costs.preflight, app.workspace, ids)  # type: ignore[attr-defined]
-        except DextError as exc:
-            self.notify(printable(str(exc)), title="Pre-flight check", severity="error", markup=False)
-            return
+            found = await self._costs("Pre-flight check", "preflight", ids)
         finally:
             self.busy = None
             self.set_progress("")
+        if found is None:
+            return
         table = self.table
         rows = table.data.rows
         checked = [
@@ -989,14 +997,12 @@ class InboxPage(Vertical):
 
     @work(exclusive=True, group="inbox-fill")
     async def _fill(self, ids: list[int]) -> None:
-        app = self.app
         try:
-            changed = await asyncio.to_thread(app.service.costs.apply_rules, app.workspace, ids)  # type: ignore[attr-defined]
-        except DextError as exc:
-            self.notify(printable(str(exc)), title="Fill from rules", severity="error", markup=False)
-            return
+            changed = await self._costs("Fill from rules", "apply_rules", ids)
         finally:
             self.busy = None
+        if changed is None:
+            return
         for item_id in ids:
             self.table.findings.pop(item_id, None)
         await self._patch(ids)
@@ -1035,14 +1041,12 @@ class InboxPage(Vertical):
 
     @work(exclusive=True, group="inbox-delete")
     async def _delete(self, ids: list[int]) -> None:
-        app = self.app
         try:
-            gone = await asyncio.to_thread(app.service.costs.delete, app.workspace, ids)  # type: ignore[attr-defined]
-        except DextError as exc:
-            self.notify(printable(str(exc)), title="Not deleted", severity="error", markup=False, timeout=10)
-            return
+            gone = await self._costs("Not deleted", "delete", ids)
         finally:
             self.busy = None
+        if gone is None:
+            return
         self.table.selected -= set(ids)
         self.notify(f"Deleted {gone:,} cost item{'s' if gone != 1 else ''}.", markup=False)
         self.load()
@@ -1072,10 +1076,8 @@ class InboxPage(Vertical):
         app = self.app
         detail = self._detail if self._detail and self._detail.id == item_id else None
         if detail is None:
-            try:
-                detail = await asyncio.to_thread(app.service.costs.detail, app.workspace, item_id)  # type: ignore[attr-defined]
-            except DextError as exc:
-                self.notify(printable(str(exc)), severity="error", markup=False)
+            detail = await self._costs("Edit", "detail", item_id)
+            if detail is None:
                 return
         app.push_screen(CostDialog(detail=detail), self._saved)
 
