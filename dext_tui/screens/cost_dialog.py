@@ -27,7 +27,7 @@ from dext_tui.core.text import printable
 from dext_tui.screens.dialogs import DialogScreen
 from dext_tui.screens.inbox_page import money
 from dext_tui.widgets.item_table import TableData
-from dext_tui.widgets.picker import Picked, PickerField, PickerScreen, offered
+from dext_tui.widgets.picker import Picked, PickerField, PickerScreen, offered_items
 
 # The fields chosen from a list, as the dialog shows them.
 PICKED: dict[str, Kind] = {
@@ -391,12 +391,7 @@ class CostDialog(DialogScreen[CostDetail | None]):
 
     @work(exclusive=True, group="cost-picker")
     async def _pick(self, field: PickerField) -> None:
-        data = self._cache.get(field.kind)
-        if data is None:  # each list is read once per dialog, off the UI thread
-            app = self.app
-            service, ws = app.service, app.workspace  # type: ignore[attr-defined]
-            rows = await asyncio.to_thread(service.item_tuples, ws, field.kind)
-            data = self._cache[field.kind] = await asyncio.to_thread(offered, rows)
+        data = await offered_items(self.app, self._cache, field.kind)
         current = field.value.id if field.value else None
         if isinstance(field, SupplierField):
             picker: PickerScreen = SupplierPicker("Choose the supplier", data, current=current)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,7 +14,7 @@ from dext_tui.core.errors import DextError
 from dext_tui.core.text import printable
 from dext_tui.screens.dialogs import DialogScreen
 from dext_tui.widgets.item_table import TableData
-from dext_tui.widgets.picker import Picked, PickerField, PickerScreen, offered
+from dext_tui.widgets.picker import Picked, PickerField, PickerScreen, offered_items
 
 FIELD_LABELS = {
     "category": "Category",
@@ -119,12 +117,7 @@ class RuleDialog(DialogScreen[RuleInfo | None]):
 
     @work(exclusive=True, group="rule-picker")
     async def _pick(self, field: PickerField) -> None:
-        data = self._cache.get(field.kind)
-        if data is None:  # the list is read once per dialog, off the UI thread
-            app = self.app
-            service, ws = app.service, app.workspace  # type: ignore[attr-defined]
-            rows = await asyncio.to_thread(service.item_tuples, ws, field.kind)
-            data = self._cache[field.kind] = await asyncio.to_thread(offered, rows)
+        data = await offered_items(self.app, self._cache, field.kind)
         if field.id == "target":
             title = f"Rule for which {self.scope.label.lower()}?"
             if self.scope == RuleScope.PAYMENT_METHOD:

@@ -6,7 +6,9 @@ memory as you type; hidden and archived items are not offered.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual import events, on
@@ -32,6 +34,15 @@ class Picked:
 def offered(rows: list[tuple]) -> TableData:
     """What a picker offers from `(id, code, name, status, visible)` rows: active, visible items."""
     return TableData.build([r for r in rows if r[3] == "active" and (len(r) < 5 or r[4])])
+
+
+async def offered_items(app: Any, cache: dict[Kind, TableData], kind: Kind) -> TableData:
+    """What a dialog's picker offers from one list: read once per dialog (`cache`), off the UI thread."""
+    data = cache.get(kind)
+    if data is None:
+        rows = await asyncio.to_thread(app.service.item_tuples, app.workspace, kind)
+        data = cache[kind] = await asyncio.to_thread(offered, rows)
+    return data
 
 
 class PickerScreen(ModalScreen[Picked | None]):
