@@ -550,18 +550,19 @@ class InboxPage(Vertical):
     InboxPage.-zoom #inbox-detail { height: 1fr; max-height: 100%; }
     """
     BINDINGS = [
+        # In the key bar's order: what a bookkeeper does most comes first (at 80 columns the rest is cut).
         Binding("R", "reconnect", "Reconnect"),
         Binding("p", "publish", "Publish"),
         Binding("c", "check", "Check"),
-        Binding("space", "toggle", "Select"),
-        Binding("e", "edit", "Edit"),
-        Binding("n", "add", "New"),
-        Binding("d,delete", "delete", "Delete"),
+        Binding("space", "toggle", "Select", key_display="spc"),
+        Binding("a", "select_all", "All"),
         Binding("s", "cycle_state", "State"),
         Binding("x", "cycle_class", "Error"),
         Binding("slash", "focus_filter", "Filter"),
+        Binding("e", "edit", "Edit"),
+        Binding("n", "add", "New"),
+        Binding("d,delete", "delete", "Delete"),
         Binding("f", "fill", "Fill from rules"),
-        Binding("a", "select_all", "All"),
         Binding("enter", "zoom", "Detail"),
     ]
     LETTER_ACTIONS = {

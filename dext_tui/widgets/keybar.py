@@ -44,6 +44,10 @@ class KeyBar(Static):
             line.append(f"{binding.description} ", style="" if enabled else off_style)
         if palette is not None:
             hint = Text.assemble((f" {app.get_key_display(palette)}", key_style), " palette ")
+            room = self.size.width - hint.cell_len - 1
+            if line.cell_len > room > 0:
+                # Too many keys for the width: the palette (which lists every action) stays in view.
+                line.truncate(room, overflow="ellipsis")
             pad = max(1, self.size.width - line.cell_len - hint.cell_len)
             line.append(" " * pad)
             line.append_text(hint)
