@@ -205,7 +205,7 @@ async def test_preflight_finds_what_would_fail_without_calling_the_software(
             tax_code_id=s20,
         ),
     )
-    bare = service.costs.add(ws, CostDraft(supplier_id=rail))
+    bare = service.costs.add(ws, CostDraft(supplier_id=rail, paid=True))
     euro = service.costs.add(
         ws,
         CostDraft(
@@ -232,7 +232,13 @@ async def test_preflight_finds_what_would_fail_without_calling_the_software(
     assert [(p.error_class, p.message) for p in found[ok.id]] == [
         (ErrorClass.TAX_MISMATCH, "the tax code 'Standard 20%' cannot be used on purchases")
     ]
-    assert {p.message for p in found[bare.id]} == {"no date", "no total", "no currency", "no category"}
+    assert {p.message for p in found[bare.id]} == {
+        "no date",
+        "no total",
+        "no currency",
+        "no category",
+        "no payment method (it is marked paid: where did the money come from?)",
+    }
     assert [p.error_class for p in found[euro.id]] == [ErrorClass.CURRENCY]
     assert found[euro.id][0].message == "the category 'Expenses:Travel' takes GBP only"  # open ... GBP
     assert [p.message for p in found[early.id]] == ["dated 2023-03-01, on or before the lock date 2023-12-31"]

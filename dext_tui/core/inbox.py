@@ -647,6 +647,8 @@ class CostInbox:
                 miss("supplier")
             supplier = usable(r[3], "supplier")
             bank = usable(r[12], "payment method")
+            if r[14] and r[12] is None:
+                miss("payment method (it is marked paid: where did the money come from?)")
             if (
                 bank is not None
                 and currency
