@@ -527,3 +527,40 @@ async def test_a_split_cost_is_imported_from_its_rows_and_published_as_its_lines
     with pytest.raises(InvalidData, match=r"lines 2-3: the split lines add up to 90.00, the total is 100.00"):
         service.costs.import_csv(ws, bad)
     assert len(service.costs.rows(ws)) == 2
+
+
+async def test_a_bill_in_the_books_whose_payment_was_refused_stays_as_sent(
+    service, small_ledger: Path, monkeypatch
+) -> None:
+    """The bill was created, its payment refused: changing the item would send a second bill, so it stays
+    as it was sent until a publish finishes it."""
+    from dext_tui.connectors.beancount_ledger import BeancountConnector
+    from dext_tui.core.publishing import PublishOutcome
+
+    ws = await connected(service, small_ledger)
+    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
+    travel = item(service, ws, Kind.CATEGORIES, "Travel")
+    cost = service.costs.add(
+        ws,
+        CostDraft(
+            date=date(2024, 3, 1), supplier_id=rail, total=Decimal("9"), currency="GBP", category_id=travel
+        ),
+    )
+
+    async def payment_refused(self, bills, *, on_outcome=None):
+        message = "the bill is in the books unpaid (Bill 17): the account is inactive"
+        outcomes = [PublishOutcome(b.item_id, "17", ErrorClass.ARCHIVED, message) for b in bills]
+        for o in outcomes:
+            on_outcome(o)
+        return outcomes
+
+    monkeypatch.setattr(BeancountConnector, "publish", payment_refused)
+    await service.costs.publish(ws, [cost.id])
+    failed = service.costs.detail(ws, cost.id)
+    assert (failed.state, failed.error_class, failed.interrupted) == (
+        CostState.FAILED,
+        ErrorClass.ARCHIVED,
+        True,
+    )
+    with pytest.raises(DextError, match="publish it again first"):
+        service.costs.update(ws, cost.id, failed.draft())

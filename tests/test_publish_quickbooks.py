@@ -8,6 +8,7 @@ checked alone over `httpx.MockTransport`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -603,3 +604,237 @@ async def test_a_refused_new_supplier_fails_its_bills_with_quickbooks_words(tmp_
         "company (code 6000)"
     )
     assert calls == ["/v3/company/123/vendor"]  # once for the name, not once a bill
+
+
+# -- a paid bill: the Bill, then its BillPayment from the payment method ------------------------------
+
+
+def paid(unpaid: Bill, account: RemoteRef | None) -> Bill:
+    return dataclasses.replace(unpaid, paid=True, bank_account=account)
+
+
+def payments(sb: Sandbox) -> list[dict[str, Any]]:
+    return control(sb, "GET", "quickbooks/bills")["bill_payments"]  # type: ignore[no-any-return]
+
+
+async def test_a_paid_bill_is_paid_in_full_from_its_account_once(sb: Sandbox, tmp_path: Path) -> None:
+    connector = connect(sb, tmp_path)
+    lists = await fetched(connector)
+    vat20, stationery = lists.ref(Kind.TAX_CODES, "20.0% S"), lists.ref(Kind.CATEGORIES, "7501")
+    bank = lists.ref(Kind.BANK_ACCOUNTS, "Current Account")
+    card = lists.ref(Kind.BANK_ACCOUNTS, "Business Credit Card")
+    assert (bank.data["type"], card.data["type"]) == ("Bank", "Credit Card")
+    supplier = lists.supplier(0)
+    bills = [
+        paid(bill(1, supplier, [line("120.00", stationery, vat20, tax="20.00")], tax="20.00"), bank),
+        paid(bill(2, None, [line("45.60", stationery, vat20)], supplier_name="Card Shop Ltd"), card),
+        bill(3, supplier, [line("30.00", stationery, vat20)]),  # owed: stays open
+        paid(bill(4, supplier, [line("12.00", stationery, vat20)]), None),  # no payment method: open
+    ]
+    sb.reset_calls()
+    first = await connector.publish(bills)
+    assert all(o.ok and o.remote_id and not o.already for o in first), first
+    made = published(sb)
+    assert len(made) == 4
+    assert [made[o.remote_id or ""]["Balance"] for o in first] == [0, 0, 30.0, 12.0]
+    assert sb.call_count("/billpayment", method="POST") == 2
+
+    by_bill = {p["Line"][0]["LinkedTxn"][0]["TxnId"]: p for p in payments(sb)}
+    assert set(by_bill) == {first[0].remote_id, first[1].remote_id}
+    check, charge = by_bill[first[0].remote_id or ""], by_bill[first[1].remote_id or ""]
+    assert (check["PayType"], check["CheckPayment"]["BankAccountRef"]["value"]) == ("Check", bank.remote_id)
+    assert (charge["PayType"], charge["CreditCardPayment"]["CCAccountRef"]["value"]) == (
+        "CreditCard",
+        card.remote_id,
+    )
+    assert (check["TotalAmt"], check["TxnDate"], check["CurrencyRef"]["value"]) == (
+        120.0,
+        "2026-03-02",
+        "GBP",
+    )
+    assert check["VendorRef"]["value"] == supplier.remote_id
+    assert charge["VendorRef"]["value"] == made[first[1].remote_id or ""]["VendorRef"]["value"]
+    assert charge["TotalAmt"] == 45.6 and charge["Line"][0]["Amount"] == 45.6
+    assert made[first[0].remote_id or ""]["LinkedTxn"] == [
+        {"TxnId": check["Id"], "TxnType": "BillPaymentCheck"}
+    ]
+    # QuickBooks itself shows them.
+    assert len(query(sb, "select * from BillPayment")["BillPayment"]) == 2
+    assert api(sb, "GET", f"bill/{first[0].remote_id}").json()["Bill"]["Balance"] == 0
+
+    # Publishing them again (a retry after a crash): the same bills answered, no second payment.
+    again = await connector.publish(bills)
+    assert [o.remote_id for o in again] == [o.remote_id for o in first] and all(o.ok for o in again)
+    assert len(published(sb)) == 4 and len(payments(sb)) == 2
+    assert sb.call_count("/billpayment", method="POST") == 4  # two more, answered from their requestids
+
+
+async def test_a_refused_payment_fails_the_bill_and_a_retry_after_the_fix_pays_it_once(
+    sb: Sandbox, tmp_path: Path
+) -> None:
+    connector = connect(sb, tmp_path)
+    lists = await fetched(connector)
+    vat20, stationery = lists.ref(Kind.TAX_CODES, "20.0% S"), lists.ref(Kind.CATEGORIES, "7501")
+    old = lists.ref(Kind.BANK_ACCOUNTS, "1220")  # inactive in QuickBooks
+    receipt = paid(bill(1, lists.supplier(0), [line("64.00", stationery, vat20)], reference="RCPT-9"), old)
+
+    [refused] = await connector.publish([receipt])
+    assert refused.error_class is ErrorClass.ARCHIVED and not refused.ok
+    [made] = published(sb).values()
+    assert refused.remote_id == made["Id"] and made["Balance"] == 64.0 and payments(sb) == []
+    message = refused.message or ""
+    assert message.startswith(f"QuickBooks refused the payment from {old.name!r}; ")
+    assert old.name.startswith("Old Building Society Account")
+    assert f"the bill is in QuickBooks unpaid (Bill {made['Id']}, RCPT-9)" in message
+    assert "made inactive" in message and message.endswith("(code 610)") and "\n" not in message
+
+    # Made active again in QuickBooks (the seeded inactive accounts restored), then published again.
+    control(sb, "POST", "changes", {"provider": "quickbooks", "accounts": {"restore": 3}})
+    [retried] = await connector.publish([receipt])
+    assert retried.ok and retried.remote_id == made["Id"]
+    [after] = published(sb).values()
+    assert after["Balance"] == 0
+    [payment] = payments(sb)
+    assert payment["CheckPayment"]["BankAccountRef"]["value"] == old.remote_id
+    assert payment["Line"][0]["LinkedTxn"] == [{"TxnId": made["Id"], "TxnType": "Bill"}]
+
+
+async def test_payment_refusals_are_classified_and_an_expired_grant_is_raised(tmp_path: Path) -> None:
+    """Over a mock: the Bill is made (Id 145), its payment answers `refusal`."""
+    refusal: dict[str, Any] = {}
+    sent: list[tuple[str, dict[str, Any], str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/tokens/bearer"):  # the refresh after a 401: the grant is gone
+            return httpx.Response(400, json={"error": "invalid_grant"})
+        body = json.loads(request.content)
+        sent.append((request.url.path.rsplit("/", 1)[1], body, request.url.params["requestid"]))
+        if request.url.path.endswith("/bill"):
+            created = {"Id": "145", "DocNumber": "INV-7", "TotalAmt": 99.99, "Balance": 99.99}
+            return httpx.Response(200, json={"Bill": created})
+        return httpx.Response(refusal["status"], json=refusal["body"])
+
+    store = TokenStore(tmp_path / "tokens")
+    store.save("qbo-1", Tokens("a", "r", datetime.now(UTC) + timedelta(hours=1), {"realmId": "123"}))
+    client = OAuthClient(oauth.QUICKBOOKS, "id", "secret")
+    connector = QuickBooksConnector(
+        "123", None, "qbo-1", store, client, transport=httpx.MockTransport(handler), policy=FAST
+    )
+    card = RemoteRef("41", "2300", "Business Credit Card", {"type": "Credit Card", "currency": "GBP"})
+    receipt = paid(
+        bill(
+            1, RemoteRef("5", None, "Acme Ltd"), [line("99.99", RemoteRef("19", None, "Advertising"), None)]
+        ),
+        card,
+    )
+    cases = [
+        ("6210", "Account Period Closed, Cannot Update Through Services API", "closed", ErrorClass.LOCK_DATE),
+        ("6000", "A business validation error", "the account is in another currency", ErrorClass.CURRENCY),
+        ("610", "Object Not Found", "Object Not Found : made inactive", ErrorClass.ARCHIVED),
+        ("6000", "A business validation error", "Something else", ErrorClass.INVALID),
+    ]
+    for code, message, detail, expected in cases:
+        refusal.update(status=400, body=fault(code, message, detail))
+        [outcome] = await connector.publish([receipt])
+        assert (outcome.error_class, outcome.remote_id) == (expected, "145")
+        assert "the bill is in QuickBooks unpaid (Bill 145, INV-7)" in (outcome.message or "")
+        assert f"(code {code})" in (outcome.message or "")
+
+    [(_, _, bill_rid), (kind, body, payment_rid)] = sent[:2]
+    assert kind == "billpayment" and bill_rid == request_id(receipt.idempotency_key)
+    assert payment_rid == request_id(receipt.idempotency_key + "-payment") and len(payment_rid) <= 50
+    assert {rid for _, _, rid in sent} == {bill_rid, payment_rid}  # every retry: the same two requestids
+    assert body == {
+        "VendorRef": {"value": "5"},
+        "PayType": "CreditCard",
+        "CreditCardPayment": {"CCAccountRef": {"value": "41"}},
+        "TotalAmt": 99.99,
+        "TxnDate": "2026-03-02",
+        "CurrencyRef": {"value": "GBP"},
+        "Line": [{"Amount": 99.99, "LinkedTxn": [{"TxnId": "145", "TxnType": "Bill"}]}],
+    }
+
+    refusal.update(status=200, body={"BillPayment": {"Id": "146"}})
+    assert (await connector.publish([receipt]))[0] == PublishOutcome(1, "145")
+    refusal.update(status=401, body=fault("3200", "message=AuthenticationFailed", ""))
+    with pytest.raises(ConnectionExpired):
+        await connector.publish([receipt])
+
+
+def test_sandbox_bill_payments_follow_intuits_rules(sb: Sandbox) -> None:
+    everything = query(sb, "select * from Account where Active IN (true,false) MAXRESULTS 1000")["Account"]
+    accounts = {a["AcctNum"]: a["Id"] for a in everything if a.get("AcctNum")}
+    [vendor, other, *_] = query(sb, "select * from Vendor")["Vendor"]
+    [code] = query(sb, "select * from TaxCode where Name = '20.0% S'")["TaxCode"]
+    made = api(
+        sb,
+        "POST",
+        "bill",
+        json={
+            "VendorRef": {"value": vendor["Id"]},
+            "TxnDate": "2026-03-02",
+            "Line": [
+                {
+                    "DetailType": "AccountBasedExpenseLineDetail",
+                    "Amount": 50,
+                    "AccountBasedExpenseLineDetail": {
+                        "AccountRef": {"value": accounts["7501"]},
+                        "TaxCodeRef": {"value": code["Id"]},
+                    },
+                }
+            ],
+        },
+    ).json()["Bill"]
+    assert made["Balance"] == 60.0
+
+    def pay(amount: float, rid: str | None = None, **changes: Any) -> httpx.Response:
+        body: dict[str, Any] = {
+            "VendorRef": {"value": vendor["Id"]},
+            "PayType": "Check",
+            "CheckPayment": {"BankAccountRef": {"value": accounts["1200"]}},
+            "TotalAmt": amount,
+            "TxnDate": "2026-03-02",
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": made["Id"], "TxnType": "Bill"}]}],
+        }
+        body.update(changes)
+        return api(sb, "POST", "billpayment", params={"requestid": rid} if rid else {}, json=body)
+
+    def code_of(response: httpx.Response) -> str:
+        assert response.status_code == 400, response.text
+        return response.json()["Fault"]["Error"][0]["code"]  # type: ignore[no-any-return]
+
+    card = {"BankAccountRef": {"value": accounts["2300"]}}
+    assert code_of(pay(10, CheckPayment=card)) == "6000"  # a card is not a bank account
+    old = {"BankAccountRef": {"value": accounts["1220"]}}
+    assert code_of(pay(10, CheckPayment=old)) == "610"
+    assert code_of(pay(60.01)) == "6000"  # more than the Balance
+    assert code_of(pay(0)) == "6000"
+    assert code_of(pay(10, VendorRef={"value": other["Id"]})) == "6000"
+    assert code_of(pay(10, CurrencyRef={"value": "EUR"})) == "6000"
+    assert (
+        code_of(pay(10, Line=[{"Amount": 10, "LinkedTxn": [{"TxnId": "999", "TxnType": "Bill"}]}])) == "2500"
+    )
+    control(sb, "POST", "quickbooks/lockdate", {"date": "2026-03-02"})
+    assert code_of(pay(10)) == "6210"
+    control(sb, "POST", "quickbooks/lockdate", {"date": None})
+    assert payments(sb) == [] and published(sb)[made["Id"]]["Balance"] == 60.0
+
+    part = pay(10, "part-1")
+    assert (
+        part.status_code == 200 and pay(10, "part-1").content == part.content
+    )  # the same requestid: one payment
+    assert published(sb)[made["Id"]]["Balance"] == 50.0
+    by_card = pay(
+        50,
+        PayType="CreditCard",
+        CheckPayment=None,
+        CreditCardPayment={"CCAccountRef": card["BankAccountRef"]},
+    )
+    assert by_card.status_code == 200, by_card.text
+    assert (
+        by_card.json()["BillPayment"]["CreditCardPayment"]["CCAccountRef"]["name"] == "Business Credit Card"
+    )
+    assert published(sb)[made["Id"]]["Balance"] == 0 and len(payments(sb)) == 2
+    assert code_of(pay(0.01)) == "6000"  # nothing left to pay
+    read = api(sb, "GET", f"billpayment/{part.json()['BillPayment']['Id']}").json()["BillPayment"]
+    assert read["TotalAmt"] == 10.0 and read["PayType"] == "Check"

@@ -38,6 +38,16 @@ DUPLICATE; 6200/6210 account period closed -> LOCK_DATE; 610 object not found (i
 reference -> ARCHIVED; currency -> CURRENCY; tax code / VAT -> TAX_MISMATCH; else INVALID. 401 / 3200
 (and 403 / 3100, a company this grant may not reach) raise ConnectionExpired; an outage after the retries
 is UNAVAILABLE for that bill and every bill not yet sent.
+
+A paid bill with a payment method (`paid` and `bank_account`) is paid once created: `POST
+/billpayment?requestid=...` (the requestid of the bill's idempotency key + "-payment") for the Bill's
+TotalAmt, PayType CreditCard (CreditCardPayment.CCAccountRef) from a Credit Card account, else Check
+(CheckPayment.BankAccountRef, PrintStatus NotSet), one Line linking the Bill. The outcome is the Bill's Id
+when both are made. A refused payment fails the bill, classified as a bill's fault, with a message that
+the bill is in QuickBooks unpaid (its Id and DocNumber) and QuickBooks' words; the failed outcome carries
+the Bill's Id as `remote_id`. Publishing it again sends the same two requestids: QuickBooks answers the
+same Bill, then makes the payment (or answers the one it made). A paid bill without a payment method is
+published as an open bill.
 """
 
 from __future__ import annotations
@@ -515,7 +525,40 @@ class QuickBooksConnector(CloudConnector):
             raise
         except (ProviderUnavailable, RateLimited, ConnectorError) as exc:  # after the retries
             return PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, str(exc))
-        return bill_outcome(bill, response)
+        outcome = bill_outcome(bill, response)
+        if not outcome.ok or not bill.paid or bill.bank_account is None:
+            return outcome
+        return await self._pay(http, bill, vendor, outcome, response)
+
+    async def _pay(
+        self, http: CloudHttp, bill: Bill, vendor_id: str, made: PublishOutcome, answer: httpx.Response
+    ) -> PublishOutcome:
+        """The BillPayment of a paid bill just created (`made`, QuickBooks' `answer`), for its total from
+        its payment method; `made` again when it is made, else a failure naming the bill."""
+        assert made.remote_id is not None and bill.bank_account is not None
+        created = _answer_json(answer)
+        shown = created.get("Bill") if isinstance(created, dict) else None
+        shown = shown if isinstance(shown, dict) else {}
+        label = bill_label(made.remote_id, shown.get("DocNumber") or bill.reference)
+        try:
+            response = await http.request(
+                "POST",
+                f"{_realm_path(self.realm_id, self.api_base)}/billpayment",
+                what="the bill's payment",
+                params={"requestid": payment_request_id(bill), "minorversion": MINOR_VERSION},
+                json_body=payment_json(bill, vendor_id, made.remote_id, _bill_total(shown, bill)),
+                check_status=False,
+            )
+        except ConnectionExpired:
+            raise
+        except (ProviderUnavailable, RateLimited, ConnectorError) as exc:  # after the retries
+            return PublishOutcome(
+                bill.item_id,
+                made.remote_id,
+                ErrorClass.UNAVAILABLE,
+                f"The bill is in QuickBooks ({label}) but its payment was not answered: {exc}",
+            )
+        return payment_outcome(bill, made, label, response)
 
     async def _vendor(self, http: CloudHttp, bill: Bill, vendors: _Vendors) -> str | tuple[ErrorClass, str]:
         """The bill's VendorRef: its supplier's id, or the vendor made (or found) for a new supplier."""
@@ -695,6 +738,88 @@ def bill_json(bill: Bill, vendor_id: str) -> dict[str, Any]:
     if department is not None:
         body["DepartmentRef"] = {"value": department[0]}
     return body
+
+
+def payment_request_id(bill: Bill) -> str:
+    """The requestid of a paid bill's BillPayment (derived as the bill's is, from its own key)."""
+    return request_id(f"{bill.idempotency_key}-payment")
+
+
+def pay_type(account: RemoteRef) -> str:
+    """Intuit's PayType for a payment method: CreditCard from a Credit Card account, else Check (Bank)."""
+    return "CreditCard" if account.data.get("type") == "Credit Card" else "Check"
+
+
+def _bill_total(shown: dict[str, Any], bill: Bill) -> Decimal:
+    """The Bill's TotalAmt as QuickBooks answered it (what is owed), else the bill's own total."""
+    value = shown.get("TotalAmt")
+    if value is None or isinstance(value, bool):
+        return bill.total
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return bill.total
+    return amount.quantize(CENT, ROUND_HALF_UP) if amount.is_finite() and amount > 0 else bill.total
+
+
+def payment_json(bill: Bill, vendor_id: str, bill_id: str, amount: Decimal) -> dict[str, Any]:
+    """The BillPayment paying `amount` of the Bill `bill_id` from the bill's payment method."""
+    assert bill.bank_account is not None
+    account = {"value": bill.bank_account.remote_id}
+    kind = pay_type(bill.bank_account)
+    body: dict[str, Any] = {"VendorRef": {"value": vendor_id}, "PayType": kind}
+    if kind == "CreditCard":
+        body["CreditCardPayment"] = {"CCAccountRef": account}
+    else:
+        body["CheckPayment"] = {"BankAccountRef": account, "PrintStatus": "NotSet"}
+    body["TotalAmt"] = _amount(amount)
+    body["TxnDate"] = bill.date.isoformat()
+    body["CurrencyRef"] = {"value": bill.currency}
+    body["Line"] = [{"Amount": _amount(amount), "LinkedTxn": [{"TxnId": bill_id, "TxnType": "Bill"}]}]
+    return body
+
+
+def bill_label(bill_id: str, doc_number: Any) -> str:
+    """How a message names a Bill in QuickBooks: "Bill 145, INV-104" (its Id, and its DocNumber if any)."""
+    doc = " ".join(str(doc_number).split()) if doc_number not in (None, "") else ""
+    return f"Bill {bill_id}, {doc}" if doc else f"Bill {bill_id}"
+
+
+def payment_outcome(bill: Bill, made: PublishOutcome, label: str, response: httpx.Response) -> PublishOutcome:
+    """What QuickBooks' answer to a paid bill's `POST /billpayment` means: `made` (the Bill) when the payment
+    is made; else a failure saying the bill is in QuickBooks unpaid, with the Bill's Id as `remote_id`.
+    Raises ConnectionExpired for an authorisation QuickBooks no longer takes."""
+    assert bill.bank_account is not None
+    body = _answer_json(response)
+    errors = fault_errors(body)
+    _raise_if_refused_access(response, errors)
+    where = f"the bill is in QuickBooks unpaid ({label})"
+    source = bill.bank_account.name
+    if errors:
+        return PublishOutcome(
+            bill.item_id,
+            made.remote_id,
+            classify_fault(errors),
+            f"QuickBooks refused the payment from {source!r}; {where}: {fault_text(errors)}",
+        )
+    if response.status_code >= 300:
+        return PublishOutcome(
+            bill.item_id,
+            made.remote_id,
+            ErrorClass.INVALID,
+            f"QuickBooks refused the payment from {source!r}; {where}: {_status_text(response)}",
+        )
+    payment = body.get("BillPayment") if isinstance(body, dict) else None
+    payment_id = payment.get("Id") if isinstance(payment, dict) else None
+    if not isinstance(payment_id, str | int) or isinstance(payment_id, bool) or not str(payment_id).strip():
+        # It may have been made: sending it again (same requestid) is safe.
+        return PublishOutcome(
+            bill.item_id,
+            made.remote_id,
+            ErrorClass.UNAVAILABLE,
+            f"QuickBooks sent no payment back (no BillPayment Id); {where}; try again",
+        )
+    return made
 
 
 def _answer_json(response: httpx.Response) -> Any:

@@ -896,8 +896,9 @@ class CostInbox:
                         o.message,
                         stamp,
                         stamp,
-                        # The software down or silent: the bill may have reached it; a refusal: it did not.
-                        o.error_class == ErrorClass.UNAVAILABLE,
+                        # The software down or silent: the bill may have reached it. A refusal with the
+                        # bill's id (its payment refused): it is there. Either way the item stays as sent.
+                        o.error_class == ErrorClass.UNAVAILABLE or o.remote_id is not None,
                         o.id,
                     )
                     for o in outcomes

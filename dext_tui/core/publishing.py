@@ -156,7 +156,9 @@ class Bill:
 
 @dataclass(frozen=True, slots=True)
 class PublishOutcome:
-    """What became of one bill: published (`remote_id` set, `error_class` None) or refused."""
+    """What became of one bill: published (`remote_id` set, `error_class` None) or refused. A refusal that
+    carries a `remote_id` left the bill in the books (its payment was refused): sending the same bill again
+    finishes it, a changed one would be a second bill."""
 
     item_id: int
     remote_id: str | None = None

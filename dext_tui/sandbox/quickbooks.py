@@ -2,8 +2,9 @@
 and the v3 query endpoint (quickbooks.api.intuit.com/v3/company/{realmId}/query), with Intuit's query
 language (select, where ... AND ..., IN, LIKE, ORDERBY, STARTPOSITION, MAXRESULTS, count(*)) and its
 Fault answers (3200 AuthenticationFailed, 3100 authorisation, 4000 query errors, 3001 throttling).
-Bills, vendors and tax codes are created by `quickbooks_bills` (`POST .../bill`, `.../vendor`,
-`.../taxservice/taxcode`, with `requestid`); Bill and Preferences can be queried."""
+Bills, bill payments, vendors and tax codes are created by `quickbooks_bills` (`POST .../bill`,
+`.../billpayment`, `.../vendor`, `.../taxservice/taxcode`, with `requestid`); Bill, BillPayment and
+Preferences can be queried."""
 
 from __future__ import annotations
 
@@ -35,9 +36,10 @@ ENTITIES = (
     "Department",
     "CompanyInfo",
     "Bill",
+    "BillPayment",
     "Preferences",
 )
-TRANSACTIONS = frozenset({"Bill"})  # no Active field, never renamed
+TRANSACTIONS = frozenset({"Bill", "BillPayment"})  # no Active field, never renamed
 DEFAULT_MAX = 100
 MAX_RESULTS = 1000
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
@@ -101,7 +103,8 @@ def revocation(engine: Engine, req: Request) -> Response:
 
 
 COMPANY_PATH = re.compile(
-    r"^/v3/company/([^/]+)/(query|companyinfo/[^/]+|bill(?:/[^/]+)?|vendor(?:/[^/]+)?|taxservice/taxcode)$",
+    r"^/v3/company/([^/]+)/(query|companyinfo/[^/]+|bill(?:/[^/]+)?|billpayment(?:/[^/]+)?|vendor(?:/[^/]+)?"
+    r"|taxservice/taxcode)$",
     re.I,
 )
 WRITES = frozenset(quickbooks_bills.CREATES)
@@ -151,11 +154,11 @@ def api(engine: Engine, req: Request) -> Response:
 
         def answer() -> Response:
             return quickbooks_bills.write(engine, req, what)
-    elif what.startswith(("bill/", "vendor/")):
+    elif what.startswith(("bill/", "billpayment/", "vendor/")):
         if req.method != "GET":
             return Response.text(405, "Method not allowed")
         kind, _, ident = matched.group(2).partition("/")
-        kind = "Bill" if kind.lower() == "bill" else "Vendor"
+        kind = {"bill": "Bill", "billpayment": "BillPayment"}.get(kind.lower(), "Vendor")
 
         def answer() -> Response:
             return quickbooks_bills.read(engine, kind, ident)

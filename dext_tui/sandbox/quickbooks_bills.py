@@ -10,7 +10,14 @@
 - `POST /v3/company/{realm}/taxservice/taxcode`: TaxService: a tax code and its rates
   (`TaxRateDetails[]` with TaxRateName/RateValue/TaxAgencyId or TaxRateId, and TaxApplicableOn Sales |
   Purchase). A code made only of sales rates is one a bill cannot use.
-- `GET /v3/company/{realm}/bill/{id}` and `.../vendor/{id}`.
+- `POST /v3/company/{realm}/billpayment`: a BillPayment paying bills (VendorRef, PayType `Check` with
+  `CheckPayment.BankAccountRef` a Bank account, or `CreditCard` with `CreditCardPayment.CCAccountRef` a
+  Credit Card account; TotalAmt; TxnDate; CurrencyRef; Line[] of {Amount, LinkedTxn [{TxnId, TxnType
+  "Bill"}]}). Each linked bill must be the vendor's and have that much open Balance; the account must exist,
+  be active, be of the PayType's kind and be in the payment's currency or the home currency. The lines must
+  apply the whole TotalAmt (the sandbox keeps no unapplied vendor credit). The bills' Balance goes down and
+  each bill gains a LinkedTxn to the payment (`BillPaymentCheck` / `BillPaymentCreditCard`).
+- `GET /v3/company/{realm}/bill/{id}`, `.../vendor/{id}` and `.../billpayment/{id}`.
 - `requestid=` (1 to 50 characters, per company): a repeat of a request that succeeded gets the first
   answer again, byte for byte, and creates nothing; the same requestid on another operation is fault 600.
   A refused request created nothing, so its repeat is validated again.
@@ -22,7 +29,9 @@ or before the book close date (Account Period Closed), 6140 a DocNumber the vend
 (Duplicate Document Number; the company warns of duplicate bill numbers), 6240 a name in use (Duplicate
 Name Exists), 6000 business validation (a currency other than the home currency while multicurrency is
 off, a vendor in another currency than the bill, a line without a tax code, a tax code with no purchase
-rates), 2050 a DocNumber longer than 21 characters.
+rates; for a payment: an account of the wrong kind, another vendor's bill, an amount over the bill's Balance
+or not applied in full, an account in another currency), 2050 a DocNumber longer than 21 characters.
+Intuit does not publish its words for the payment refusals, so the sandbox's 6000 details are its own.
 """
 
 from __future__ import annotations
@@ -97,7 +106,7 @@ def _fault(engine: Engine, refusal: Refusal) -> Response:
 
 
 def write(engine: Engine, req: Request, what: str) -> Response:
-    """A create (`what`: bill, vendor, taxservice/taxcode), with Intuit's requestid rule."""
+    """A create (`what`: bill, billpayment, vendor, taxservice/taxcode), with Intuit's requestid rule."""
     request_id = req.arg("requestid")
     if request_id is not None and not 0 < len(request_id) <= REQUEST_ID_MAX:
         return _fault(
@@ -134,7 +143,7 @@ def write(engine: Engine, req: Request, what: str) -> Response:
 
 
 def read(engine: Engine, kind: str, ident: str) -> Response:
-    """`GET .../bill/{id}` or `.../vendor/{id}`."""
+    """`GET .../bill/{id}`, `.../vendor/{id}` or `.../billpayment/{id}`."""
     with engine.lock:
         entity = engine.qbo.by_id.get((kind, ident))
         if entity is None:
@@ -180,6 +189,11 @@ def _money(value: Any, name: str) -> Decimal:
     if not amount.is_finite():
         raise Refusal("2010", INVALID_PROPERTY, f"Property {name} is not a number: {value!r}")
     return amount.quantize(CENT, ROUND_HALF_UP)
+
+
+def _stored(value: Any) -> Decimal:
+    """An amount the sandbox stored (a JSON number) as a Decimal of cents."""
+    return Decimal(str(value or 0)).quantize(CENT, ROUND_HALF_UP)
 
 
 def _number(amount: Decimal) -> float:
@@ -574,7 +588,179 @@ def create_tax_code(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     return {"TaxCode": name, "TaxCodeId": code.id, "TaxRateDetails": answered}
 
 
-CREATES = {"bill": create_bill, "vendor": create_vendor, "taxservice/taxcode": create_tax_code}
+# PayType -> (the object naming the account, its reference, the AccountType it takes, the TxnType a paid
+# Bill's LinkedTxn names the payment by)
+PAY_TYPES = {
+    "Check": ("CheckPayment", "BankAccountRef", "Bank", "BillPaymentCheck"),
+    "CreditCard": ("CreditCardPayment", "CCAccountRef", "Credit Card", "BillPaymentCreditCard"),
+}
+
+
+def create_bill_payment(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
+    """A BillPayment: everything is checked before anything changes (a refusal creates nothing)."""
+    company = engine.qbo
+    suffix = engine.options.qbo_deleted_suffix
+    vendor_id = _ref_value(body, "VendorRef")
+    if vendor_id is None:
+        raise _missing("VendorRef")
+    pay_type = body.get("PayType")
+    if pay_type is None or pay_type == "":
+        raise _missing("PayType")
+    if pay_type not in PAY_TYPES:
+        raise Refusal("2170", "Invalid Enumeration", f"Invalid Enumeration : {pay_type}")
+    holder, ref_key, account_type, linked_type = PAY_TYPES[pay_type]
+    account_id = _ref_value(body.get(holder), ref_key)
+    if account_id is None:
+        raise _missing(f"{holder}.{ref_key}")
+    if "TotalAmt" not in body:
+        raise _missing("TotalAmt")
+    total = _money(body["TotalAmt"], "TotalAmt")
+    lines = body.get("Line")
+    if not isinstance(lines, list) or not lines:
+        raise _missing("Line")
+    vendor = _named(company, "Vendor", vendor_id, "Names")
+    account = _named(company, "Account", account_id, "Accounts")
+    account_name = account.data.get("FullyQualifiedName") or account.data.get("Name")
+    if account.data.get("AccountType") != account_type:
+        raise Refusal(
+            "6000",
+            BUSINESS,
+            f"Business Validation Error: A {pay_type} bill payment is paid from a {account_type} account; "
+            f"{account_name} is a {account.data.get('AccountType')} account.",
+        )
+
+    applied: dict[str, Decimal] = {}  # bill id -> the amount this payment applies to it
+    out_lines: list[dict[str, Any]] = []
+    bills: list[QEntity] = []
+    for number, line in enumerate(lines, 1):
+        if not isinstance(line, dict):
+            raise Refusal("2010", INVALID_PROPERTY, "Each Line must be an object")
+        if "Amount" not in line:
+            raise _missing("Line.Amount")
+        amount = _money(line["Amount"], "Line.Amount")
+        linked = line.get("LinkedTxn")
+        if isinstance(linked, dict):
+            linked = [linked]
+        if not isinstance(linked, list) or len(linked) != 1 or not isinstance(linked[0], dict):
+            raise _missing("Line.LinkedTxn")
+        txn_id = str(linked[0].get("TxnId") or "").strip()
+        if not txn_id:
+            raise _missing("Line.LinkedTxn.TxnId")
+        if linked[0].get("TxnType") != "Bill":
+            raise Refusal(
+                "2010",
+                INVALID_PROPERTY,
+                f"Line {number}: a bill payment pays bills (TxnType Bill), not {linked[0].get('TxnType')!r}",
+            )
+        target = company.by_id.get(("Bill", txn_id))
+        if target is None:
+            raise Refusal(
+                "2500", "Invalid Reference Id", f"Invalid Reference Id : Bill element id {txn_id} not found"
+            )
+        if (target.data.get("VendorRef") or {}).get("value") != vendor.id:
+            raise Refusal(
+                "6000",
+                BUSINESS,
+                f"Business Validation Error: Bill {txn_id} is not a bill of "
+                f"{vendor.data.get('DisplayName')}: a bill payment pays its own vendor's bills.",
+            )
+        if amount <= 0:
+            raise Refusal(
+                "6000",
+                BUSINESS,
+                f"Business Validation Error: Line {number}: the amount paid must be more than zero.",
+            )
+        applied[txn_id] = applied.get(txn_id, Decimal(0)) + amount
+        balance = _stored(target.data.get("Balance"))
+        if applied[txn_id] > balance:
+            raise Refusal(
+                "6000",
+                BUSINESS,
+                f"Business Validation Error: The payment applies {applied[txn_id]} to bill {txn_id}, "
+                f"more than its open balance of {balance}.",
+            )
+        if target not in bills:
+            bills.append(target)
+        out_lines.append({"Amount": _number(amount), "LinkedTxn": [{"TxnId": txn_id, "TxnType": "Bill"}]})
+    if total != sum(applied.values(), Decimal(0)):
+        raise Refusal(
+            "6000",
+            BUSINESS,
+            f"Business Validation Error: The lines apply {sum(applied.values(), Decimal(0))} but TotalAmt is "
+            f"{total}: the sandbox takes payments applied in full.",
+        )
+
+    bill_currencies = {_ref_value(b.data, "CurrencyRef") or company.home_currency for b in bills}
+    currency = _ref_value(body, "CurrencyRef") or next(iter(bill_currencies))
+    _check_currency(company, currency)
+    if bill_currencies != {currency}:
+        raise Refusal(
+            "6000",
+            BUSINESS,
+            f"Business Validation Error: The payment is in {currency} but the bills it pays are in "
+            f"{', '.join(sorted(bill_currencies))}: a payment's currency must be its bills' currency.",
+        )
+    account_currency = _ref_value(account.data, "CurrencyRef") or company.home_currency
+    if account_currency not in (currency, company.home_currency):
+        raise Refusal(
+            "6000",
+            BUSINESS,
+            f"Business Validation Error: {account_name} is in {account_currency}: a payment in {currency} is "
+            f"made from an account in that currency or the home currency ({company.home_currency}).",
+        )
+    txn_date = _txn_date(engine, body.get("TxnDate"))
+    if company.book_close_date and txn_date <= date.fromisoformat(company.book_close_date):
+        raise Refusal("6210", PERIOD_CLOSED, PERIOD_CLOSED_DETAIL)
+    doc_number = _text(body, "DocNumber", DOC_NUMBER_MAX)
+    note = _text(body, "PrivateNote", PRIVATE_NOTE_MAX)
+
+    payable = next(
+        (
+            a
+            for a in company.entities.get("Account", [])
+            if a.active and a.data.get("AccountType") == "Accounts Payable"
+        ),
+        None,
+    )
+    paid_from: dict[str, Any] = {ref_key: _ref(account, suffix)}
+    if pay_type == "Check":
+        paid_from["PrintStatus"] = str(body.get(holder, {}).get("PrintStatus") or "NeedToPrint")
+    data: dict[str, Any] = {"VendorRef": _ref(vendor, suffix), "PayType": pay_type, holder: paid_from}
+    if payable is not None:
+        data["APAccountRef"] = _ref(payable, suffix)
+    if doc_number:
+        data["DocNumber"] = doc_number
+    data["TxnDate"] = txn_date.isoformat()
+    data["CurrencyRef"] = _currency_ref(currency)
+    if company.multicurrency:
+        data["ExchangeRate"] = _number(_money(body.get("ExchangeRate", 1), "ExchangeRate"))
+    if note:
+        data["PrivateNote"] = note
+    data["TotalAmt"] = _number(total)
+    data["Line"] = out_lines
+    data["domain"] = "QBO"
+    data["sparse"] = False
+
+    number = company.next_id.get("Txn", 1)
+    company.next_id["Txn"] = number + 1
+    now = engine.now()
+    payment = QEntity("BillPayment", str(number), data, True, now, now)
+    company.add(payment)
+    for target in bills:
+        balance = _stored(target.data.get("Balance")) - applied[target.id]
+        target.data["Balance"] = _number(balance)
+        target.data.setdefault("LinkedTxn", []).append({"TxnId": payment.id, "TxnType": linked_type})
+        target.sync += 1
+        target.updated = now
+    return {"BillPayment": _q().render(payment, suffix)}
+
+
+CREATES = {
+    "bill": create_bill,
+    "billpayment": create_bill_payment,
+    "vendor": create_vendor,
+    "taxservice/taxcode": create_tax_code,
+}
 
 
 # --- Preferences and the controls --------------------------------------------------------------
@@ -646,8 +832,15 @@ def set_multicurrency(engine: Engine, enabled: Any) -> dict[str, Any]:
 
 
 def list_bills(engine: Engine) -> dict[str, Any]:
-    """The control `GET /_sandbox/quickbooks/bills`: every bill created, as the API shows it."""
+    """The control `GET /_sandbox/quickbooks/bills`: every bill created, as the API shows it (its Balance
+    is what is still owed), and every bill payment."""
     with engine.lock:
         suffix = engine.options.qbo_deleted_suffix
         bills = [_q().render(b, suffix) for b in engine.qbo.entities.get("Bill", [])]
-        return {"realmId": engine.qbo.realm_id, "count": len(bills), "bills": bills}
+        payments = [_q().render(p, suffix) for p in engine.qbo.entities.get("BillPayment", [])]
+        return {
+            "realmId": engine.qbo.realm_id,
+            "count": len(bills),
+            "bills": bills,
+            "bill_payments": payments,
+        }
