@@ -549,3 +549,355 @@ async def test_fetch_reads_the_lock_dates_of_the_organisation(tmp_path: Path) ->
     assert unknown.warnings and unknown.warnings[0].startswith(
         "The lock date is unknown: Xero could not find"
     )
+
+
+# -- paid bills: the payment recorded against the bill ---------------------------------------------------
+
+PAYING = f"{READ_ONLY} accounting.invoices accounting.payments"  # the granular scopes of an app of 2026
+
+
+def midnight(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+
+
+def paid(b: Bill, bank: RemoteRef | None) -> Bill:
+    return dataclasses.replace(b, paid=True, bank_account=bank)
+
+
+def by_id(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    return {i["InvoiceID"]: i for i in published(sandbox)}
+
+
+def raw(
+    sandbox: Sandbox,
+    method: str,
+    path: str,
+    tenant: str,
+    body: Any = None,
+    key: str | None = None,
+    scope: str = PAYING,
+) -> httpx.Response:
+    """A call to the sandbox's Accounting API as any client makes it."""
+    token = sandbox.issue_tokens("xero", scopes=scope.split())["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "xero-tenant-id": tenant}
+    if key:
+        headers["Idempotency-Key"] = key
+    return httpx.request(
+        method, f"{sandbox.url}/api.xero.com/api.xro/2.0/{path}", json=body, headers=headers, timeout=10
+    )
+
+
+async def test_a_paid_bill_is_paid_from_its_bank_account_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    connector = issued(sandbox, tmp_path, PAYING)
+    books = Books((await connector.fetch(ALL_KINDS)).lists)
+    bank = books.ref(Kind.BANK_ACCOUNTS, "090")
+    card = paid(bill("p-1", books.supplier(), [line(books, "120.00", "429", "INPUT2", "20.00")]), bank)
+    owed = bill("p-2", books.supplier(skip=1), [line(books, "48.00", "429", "INPUT2", "8.00")])
+    owed = dataclasses.replace(owed, bank_account=bank)  # a payment method, not paid: a bill to pay
+    no_bank = paid(bill("p-3", books.supplier(skip=2), [line(books, "30.00", "461", "INPUT2")]), None)
+    euro = paid(
+        bill("p-4", books.supplier(skip=3), [line(books, "9.99", "429", "INPUT2")], currency="EUR"), bank
+    )
+    bills = [card, owed, no_bank, euro]
+
+    sandbox.reset_calls()
+    outcomes = await connector.publish(bills)
+    assert all(o.ok and o.remote_id and not o.already for o in outcomes), outcomes
+    assert sandbox.call_count("/Payments", method="PUT") == 2  # the paid bills with a bank account only
+    invoices = by_id(sandbox)
+    assert len(invoices) == 4
+    first = invoices[outcomes[0].remote_id]  # type: ignore[index]
+    assert (first["Status"], first["AmountDue"], first["AmountPaid"], first["Total"]) == (
+        "PAID",
+        0.0,
+        120.0,
+        120.0,
+    )
+    [payment] = first["Payments"]
+    assert payment["Amount"] == 120.0 and payment["Date"] == f"/Date({midnight(DAY)}+0000)/"
+    second = invoices[outcomes[1].remote_id]  # type: ignore[index]
+    assert (second["Status"], second["AmountDue"], second["Payments"]) == ("AUTHORISED", 48.0, [])
+    third = invoices[outcomes[2].remote_id]  # type: ignore[index]
+    assert (third["Status"], third["AmountDue"]) == ("AUTHORISED", 30.0)  # paid, but from where: a bill
+    fourth = invoices[outcomes[3].remote_id]  # type: ignore[index]
+    assert (fourth["Status"], fourth["CurrencyCode"]) == ("PAID", "EUR")  # from the base currency account
+
+    # Xero's own record of the payment, from the bank account.
+    api = raw(sandbox, "GET", f"Payments/{payment['PaymentID']}", connector.tenant_id)
+    assert api.status_code == 200, api.text
+    [record] = api.json()["Payments"]
+    assert record["Account"]["AccountID"] == bank.remote_id and record["PaymentType"] == "ACCPAYPAYMENT"
+    assert record["Invoice"]["InvoiceID"] == first["InvoiceID"] and record["Invoice"]["Status"] == "PAID"
+
+    # Published again (a retry after a crash): the same bills, no second bill and no second payment.
+    again = await connector.publish(bills)
+    assert [o.remote_id for o in again] == [o.remote_id for o in outcomes] and all(o.ok for o in again)
+    after = by_id(sandbox)
+    assert len(after) == 4
+    assert [len(after[o.remote_id]["Payments"]) for o in outcomes] == [1, 0, 0, 1]  # type: ignore[index]
+    assert after[outcomes[0].remote_id]["AmountPaid"] == 120.0  # type: ignore[index]
+
+
+async def test_a_refused_payment_fails_naming_the_bill_and_a_retry_after_the_fix_pays_it_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    connector = issued(sandbox, tmp_path, PAYING)
+    books = Books((await connector.fetch(ALL_KINDS)).lists)
+    savings = books.ref(Kind.BANK_ACCOUNTS, "091")
+    card = paid(bill("a-1", books.supplier(), [line(books, "60.00", "429", "INPUT2", "10.00")]), savings)
+    control(sandbox, "POST", "xero/account", {"code": "091", "status": "ARCHIVED"})  # since the last fetch
+
+    [refused] = await connector.publish([card])
+    [invoice] = published(sandbox)
+    # Refused, but with the bill's id: the bill is in Xero, so the item must stay as it was sent.
+    assert refused.error_class == ErrorClass.ARCHIVED and refused.remote_id == invoice["InvoiceID"]
+    assert refused.message == (
+        f"The bill is in Xero (INV-a-1, InvoiceID {invoice['InvoiceID']}) awaiting payment, but Xero refused "
+        "its payment: The account code '091' has been archived, or deleted. A payment must be made to or "
+        "from an active account."
+    )
+    assert (invoice["Status"], invoice["AmountDue"], invoice["Payments"]) == ("AUTHORISED", 60.0, [])
+
+    # Restored in Xero, the same bill again: the same bill back (same key), then its payment, once.
+    control(sandbox, "POST", "xero/account", {"code": "091", "status": "ACTIVE"})
+    [ok] = await connector.publish([card])
+    assert ok.ok and ok.remote_id == invoice["InvoiceID"]
+    [after] = published(sandbox)
+    assert (after["Status"], after["AmountDue"], len(after["Payments"])) == ("PAID", 0.0, 1)
+    [again] = await connector.publish([card])
+    assert again.ok and again.remote_id == ok.remote_id
+    assert len(published(sandbox)) == 1 and len(published(sandbox)[0]["Payments"]) == 1
+
+    # Paid by hand in Xero after a refusal: the retry finds it paid and calls that published.
+    other = paid(bill("a-2", books.supplier(), [line(books, "12.00", "429", "INPUT2")]), savings)
+    control(sandbox, "POST", "xero/account", {"code": "091", "status": "ARCHIVED"})
+    [refused] = await connector.publish([other])
+    assert refused.error_class == ErrorClass.ARCHIVED
+    [held] = [i for i in published(sandbox) if i["InvoiceNumber"] == "INV-a-2"]
+    by_hand = {"Invoice": {"InvoiceID": held["InvoiceID"]}, "Account": {"Code": "090"}, "Amount": 12}
+    assert raw(sandbox, "PUT", "Payments", connector.tenant_id, by_hand).status_code == 200
+    [settled] = await connector.publish([other])
+    assert settled.ok and settled.already and settled.remote_id == held["InvoiceID"]
+    assert len(published(sandbox)) == 2
+
+
+async def test_a_payment_from_a_bank_account_in_another_currency_is_a_currency_failure(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    payload = sandbox.issue_tokens("xero", scopes=PAYING.split())
+    tokens = Tokens(
+        payload["access_token"], payload["refresh_token"], datetime.now(UTC) + timedelta(minutes=30)
+    )
+    client = oauth.client_from_config("xero", {})
+    for tenant in payload["tenants"]:  # the organisation with a USD bank account
+        northwind = _connector(tmp_path, client, tokens, tenant)
+        books = Books((await northwind.fetch(ALL_KINDS)).lists)
+        if any(i.code == "092" for i in books.lists[Kind.BANK_ACCOUNTS]):
+            break
+    usd = books.ref(Kind.BANK_ACCOUNTS, "092")
+    assert usd.data["currency"] == "USD"
+    [outcome] = await northwind.publish(
+        [paid(bill("c-1", books.supplier(), [line(books, "15.00", "429", "INPUT2")]), usd)]
+    )
+    assert outcome.error_class == ErrorClass.CURRENCY
+    assert outcome.message is not None and outcome.message.startswith(
+        "The bill is in Xero (INV-c-1, InvoiceID "
+    )
+    assert "The bank account's currency (USD) must be the invoice's currency (GBP)" in outcome.message
+
+
+async def test_a_grant_that_may_not_record_payments_leaves_the_bill_awaiting_payment(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    connector = issued(sandbox, tmp_path, f"{READ_ONLY} accounting.invoices")  # the login's scopes today
+    books = Books((await connector.fetch(ALL_KINDS)).lists)
+    bank = books.ref(Kind.BANK_ACCOUNTS, "090")
+    bills = [
+        paid(bill("g-1", books.supplier(), [line(books, "20.00", "429", "INPUT2")]), bank),
+        bill("g-2", books.supplier(), [line(books, "21.00", "429", "INPUT2")]),
+    ]
+    outcomes = await connector.publish(bills)
+    assert outcomes[0].error_class == ErrorClass.EXPIRED and outcomes[1].ok
+    assert "reconnect to allow recording payments" in str(outcomes[0].message)
+    assert str(outcomes[0].message).startswith("The bill is in Xero (INV-g-1, InvoiceID ")
+    assert {i["Status"] for i in published(sandbox)} == {"AUTHORISED"}
+
+    reconnected = issued(sandbox, tmp_path, PAYING)
+    again = await reconnected.publish(bills)
+    assert all(o.ok for o in again) and len(published(sandbox)) == 2
+    assert sorted(i["Status"] for i in published(sandbox)) == ["AUTHORISED", "PAID"]
+
+
+async def test_the_sandbox_checks_payments_as_xero_does(sandbox: Sandbox, tmp_path: Path) -> None:
+    connector = issued(sandbox, tmp_path, PAYING)
+    books = Books((await connector.fetch(ALL_KINDS)).lists)
+    [owed] = await connector.publish(
+        [bill("v-1", books.supplier(), [line(books, "100.00", "429", "INPUT2")])]
+    )
+    tenant, invoice_id = connector.tenant_id, owed.remote_id
+
+    def pay(amount: Any, code: str = "090", day: str = "2026-03-06", **extra: Any) -> dict[str, Any]:
+        return {
+            "Invoice": {"InvoiceID": invoice_id},
+            "Account": {"Code": code},
+            "Date": day,
+            "Amount": amount,
+            **extra,
+        }
+
+    def refusal(body: Any, **kwargs: Any) -> list[str]:
+        answer = raw(sandbox, "PUT", "Payments", tenant, body, **kwargs)
+        assert answer.status_code == 400, answer.text
+        return [e["Message"] for el in answer.json()["Elements"] for e in el["ValidationErrors"]]
+
+    # A part paid: the amount due goes down, the bill stays AUTHORISED; the same key replays the answer.
+    first = raw(sandbox, "PUT", "Payments", tenant, {"Payments": [pay(40)]}, key="part-1")
+    assert first.status_code == 200, first.text
+    replayed = raw(sandbox, "PUT", "Payments", tenant, {"Payments": [pay(40)]}, key="part-1")
+    assert replayed.json()["Payments"][0]["PaymentID"] == first.json()["Payments"][0]["PaymentID"]
+    [state] = published(sandbox)
+    assert (state["Status"], state["AmountDue"], state["AmountPaid"], len(state["Payments"])) == (
+        "AUTHORISED",
+        60.0,
+        40.0,
+        1,
+    )
+
+    assert refusal(pay(60.01)) == ["Payment amount exceeds the amount outstanding on this document"]
+    assert refusal(pay(0)) == ["Payment amount must be greater than zero"]
+    assert refusal(pay(10, code="200")) == ["Account type is invalid for making a payment to/from"]
+    assert refusal(pay(10, code="999")) == ["Account code '999' is not a valid code for this document."]
+    assert refusal({**pay(10), "Invoice": {"InvoiceID": "4c7a1ab8-0000-4000-8000-000000000000"}}) == [
+        "Invoice 4c7a1ab8-0000-4000-8000-000000000000 could not be found"
+    ]
+    assert refusal({**pay(10), "Account": {}}) == [
+        "You must specify and Account code or Account ID for the payment"
+    ]
+    control(sandbox, "POST", "xero/lockdate", {"date": "2026-03-05"})
+    assert refusal(pay(10, day="2026-03-05")) == [
+        "The document date cannot be before the period lock date, currently set at 05-Mar-2026"
+    ]
+    unsummarised = raw(
+        sandbox, "PUT", "Payments?summarizeErrors=false", tenant, {"Payments": [pay(10, code="200"), pay(10)]}
+    )
+    assert unsummarised.status_code == 200
+    assert [p["HasValidationErrors"] for p in unsummarised.json()["Payments"]] == [True, False]
+
+    # The rest paid: PAID, nothing more may be paid.
+    assert raw(sandbox, "PUT", "Payments", tenant, pay(50)).status_code == 200
+    [state] = published(sandbox)
+    assert (state["Status"], state["AmountDue"], state["AmountPaid"], len(state["Payments"])) == (
+        "PAID",
+        0.0,
+        100.0,
+        3,
+    )
+    assert refusal(pay(1)) == [
+        "Payments can only be made against Authorised documents",
+        "Payment amount exceeds the amount outstanding on this document",
+    ]
+    listed = raw(sandbox, "GET", "Payments", tenant).json()["Payments"]
+    assert len(listed) == 3 and {p["Invoice"]["InvoiceID"] for p in listed} == {invoice_id}
+
+    # A draft is not paid; a grant for invoices only may not pay.
+    draft = raw(
+        sandbox,
+        "PUT",
+        "Invoices",
+        tenant,
+        {
+            "Type": "ACCPAY",
+            "Status": "DRAFT",
+            "Contact": {"Name": "Draft Co"},
+            "Date": "2026-03-10",
+            "LineItems": [{"Description": "x", "UnitAmount": 5, "AccountCode": "429"}],
+        },
+    ).json()["Invoices"][0]
+    assert refusal({**pay(5), "Invoice": {"InvoiceID": draft["InvoiceID"]}}) == [
+        "Payments can only be made against Authorised documents"
+    ]
+    denied = raw(sandbox, "PUT", "Payments", tenant, pay(1), scope=f"{READ_ONLY} accounting.invoices")
+    assert denied.status_code == 401 and denied.json()["Detail"] == "AuthorizationUnsuccessful"
+
+
+def test_payment_json_and_key() -> None:
+    card = _bill(1, paid=True, bank_account=_ref("bank-1", "090"))
+    assert xero.payment_json(card, "inv-1") == {
+        "Invoice": {"InvoiceID": "inv-1"},
+        "Account": {"AccountID": "bank-1"},
+        "Date": "2026-05-04",
+        "Amount": 12.3,
+    }
+    assert xero.payment_key(card) == f"{card.idempotency_key}-payment"
+    long = dataclasses.replace(card, uid="u" * 120)
+    assert len(xero.payment_key(long)) <= 128 and xero.payment_key(long) == xero.payment_key(long)
+    assert xero.payment_key(long) != xero.payment_key(dataclasses.replace(long, uid="v" * 120))
+
+
+async def test_payment_answers_are_mapped(tmp_path: Path) -> None:
+    payments: dict[str, httpx.Response] = {
+        "inv-1": httpx.Response(
+            200,
+            json={
+                "Payments": [
+                    {
+                        "PaymentID": "00000000-0000-0000-0000-000000000000",
+                        "HasValidationErrors": True,
+                        "ValidationErrors": [
+                            {"Message": "The document date cannot be before the period lock date"}
+                        ],
+                    }
+                ]
+            },
+        ),
+        "inv-2": httpx.Response(200, content=b'{"Payments": [{"Paym'),  # cut short: may have been recorded
+        "inv-3": httpx.Response(503, text="down"),
+        "inv-4": httpx.Response(
+            200, json={"Payments": [{"PaymentID": "pay-4", "HasValidationErrors": False}]}
+        ),
+        "inv-5": httpx.Response(
+            401, json={"Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful"}
+        ),
+    }
+    seen: list[tuple[str, str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.headers.get("Idempotency-Key")))
+        if request.url.path.endswith("/connect/token"):  # the refresh after the 401: refused too
+            return httpx.Response(400, json={"error": "invalid_grant"})
+        if request.url.path.endswith("/Invoices"):
+            number = _answer(request)["InvoiceNumber"].split("-")[1]
+            return httpx.Response(
+                200, json={"Invoices": [{"InvoiceID": f"inv-{number}", "Status": "AUTHORISED"}]}
+            )
+        if request.method == "GET":
+            return httpx.Response(200, json={"Invoices": [{"InvoiceID": "inv-1", "Status": "AUTHORISED"}]})
+        body = json.loads(request.content)["Payments"][0]
+        return payments[body["Invoice"]["InvoiceID"]]
+
+    bank = _ref("bank-1", "090")
+    bills = [_bill(n, paid=True, bank_account=bank) for n in range(1, 5)]
+    outcomes = await _mock_connector(tmp_path, handler).publish(bills)
+    assert [o.error_class for o in outcomes] == [
+        ErrorClass.LOCK_DATE,
+        ErrorClass.UNAVAILABLE,
+        ErrorClass.UNAVAILABLE,
+        None,
+    ]
+    assert outcomes[0].message == (
+        "The bill is in Xero (R-1, InvoiceID inv-1) awaiting payment, but Xero refused its payment: The "
+        "document date cannot be before the period lock date"
+    )
+    assert str(outcomes[1].message).startswith(
+        "The bill is in Xero (R-2, InvoiceID inv-2) awaiting payment; its"
+    )
+    assert str(outcomes[2].message).startswith(
+        "The bill is in Xero (R-3, InvoiceID inv-3) awaiting payment, but its payment was not recorded: "
+    )
+    assert outcomes[3].remote_id == "inv-4"
+    keys = {key for method, path, key in seen if path.endswith("/Payments")}
+    assert keys == {f"{b.idempotency_key}-payment" for b in bills}
+    assert ("GET", "/api.xro/2.0/Invoices/inv-1", None) in seen  # a refusal: is it paid already?
+
+    with pytest.raises(ConnectionExpired, match=r"^Connection is expired"):
+        await _mock_connector(tmp_path, handler).publish([_bill(5, paid=True, bank_account=bank)])

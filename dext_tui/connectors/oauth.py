@@ -74,6 +74,7 @@ XERO = Provider(
         # since March 2026 may not ask for that one (the login would fail with invalid_scope), and every
         # app may ask for this.
         "accounting.invoices",
+        "accounting.payments",  # recording the payment of a paid cost (PUT Payments)
         "offline_access",
     ),
     secret_required=False,

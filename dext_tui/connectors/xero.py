@@ -24,10 +24,18 @@ Inclusive, Date = DueDate = the bill's date, InvoiceNumber = its reference, Cont
 for a supplier Xero does not know yet: Xero creates it), with `Idempotency-Key: bill.idempotency_key` (the
 same bill sent again creates nothing). Each line: Description, Quantity 1, UnitAmount = the line's amount
 (tax included), AccountCode (AccountID when the account has no code), TaxType, TaxAmount when known,
-Tracking by category and option (ids and names). Up to 5 bills in flight; outcomes handed out in the
+Tracking by category and option (ids and names). A paid bill with a payment method (a card receipt) is then
+paid: `PUT Payments` (Invoice by InvoiceID, Account by the bank account's AccountID, Date = the bill's date,
+Amount = its total) with `Idempotency-Key: <the bill's key>-payment`, so the bill is not left awaiting
+payment; a paid bill without one is published as a bill. A payment refused fails the bill (classified as
+below) with a message saying the bill is in Xero (number, InvoiceID) and why; publishing it again gets the
+same bill back (same key) and sends the same payment key, so neither is doubled; a payment refused because
+the bill is already paid in Xero is no failure. Up to 5 bills in flight; outcomes handed out in the
 bills' order. Refusals: an access token Xero no longer takes (401 after a refresh, invalid_grant) or an
 organisation no longer connected (403) raise ConnectionExpired; a grant without the invoices scope
-(AuthorizationUnsuccessful) is `EXPIRED` for every bill ("reconnect to allow publishing"); validation
+(AuthorizationUnsuccessful) is `EXPIRED` for every bill ("reconnect to allow publishing"), one without the
+payments scope (`accounting.payments`, or the older `accounting.transactions`) `EXPIRED` for a paid bill
+("reconnect to allow recording payments"; the bill itself is in Xero); validation
 errors are classified by Xero's own words (lock date, archived, TaxType, currency, unique number); Xero
 down or limiting calls after the retries: `UNAVAILABLE` for the bills not answered.
 
@@ -40,10 +48,11 @@ when the organisation has been disconnected from the app (-> ConnectionExpired).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -601,7 +610,54 @@ class XeroConnector(CloudConnector):
         except (ProviderUnavailable, RateLimited, ConnectorError) as exc:  # after the retries
             return PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, str(exc)), True
         outcome = publish_outcome(bill, response, what)
-        return outcome, outcome.error_class == ErrorClass.EXPIRED
+        if not outcome.ok or outcome.remote_id is None or not bill.paid or bill.bank_account is None:
+            return outcome, outcome.error_class == ErrorClass.EXPIRED
+        return await self._pay(http, bill, outcome.remote_id)
+
+    async def _pay(self, http: CloudHttp, bill: Bill, invoice_id: str) -> tuple[PublishOutcome, bool]:
+        """Record the payment of a paid bill just created (or answered again) in Xero; the outcome, and
+        whether every bill after it would meet the same (Xero down after the retries). A failure carries
+        the bill's InvoiceID: the bill is in Xero, so the item stays as sent (`PublishOutcome`)."""
+        outcome, stops = await self._pay_once(http, bill, invoice_id)
+        if not outcome.ok:
+            outcome = replace(outcome, remote_id=invoice_id)
+        return outcome, stops
+
+    async def _pay_once(self, http: CloudHttp, bill: Bill, invoice_id: str) -> tuple[PublishOutcome, bool]:
+        url = f"{API_BASE}/Payments"
+        what = describe_path(url)
+        try:
+            response = await http.request(
+                "PUT",
+                url,
+                what=what,
+                json_body={"Payments": [payment_json(bill, invoice_id)]},
+                headers={"Idempotency-Key": payment_key(bill)},
+                check_status=False,
+            )
+        except ConnectionExpired:
+            raise
+        except (ProviderUnavailable, RateLimited, ConnectorError) as exc:  # after the retries
+            message = f"{_in_xero(bill, invoice_id)}, but its payment was not recorded: {exc}; try again"
+            return PublishOutcome.failed(bill.item_id, ErrorClass.UNAVAILABLE, message), True
+        outcome = payment_outcome(bill, invoice_id, response, what)
+        if outcome.error_class in (None, ErrorClass.EXPIRED, ErrorClass.UNAVAILABLE):
+            return outcome, False
+        if await self._already_paid(http, invoice_id):  # paid in Xero since (or our payment, key expired)
+            return PublishOutcome(bill.item_id, invoice_id, already=True), False
+        return outcome, False
+
+    async def _already_paid(self, http: CloudHttp, invoice_id: str) -> bool:
+        """Whether Xero shows the bill fully paid (False when it cannot tell)."""
+        url = f"{API_BASE}/Invoices/{invoice_id}"
+        try:
+            payload = await http.get_json(url, what=describe_path(url))
+            [invoice] = expect_list(payload, "Invoices", LABEL, describe_path(url))
+        except ConnectionExpired:
+            raise
+        except (DextError, ValueError):
+            return False
+        return invoice.get("Status") == "PAID"
 
 
 def _first_id(contacts: list[dict[str, Any]]) -> Any:
@@ -634,6 +690,11 @@ SCOPE_REFUSED = (
     "Xero refused to write the bill: this connection may only read the books (AuthorizationUnsuccessful); "
     "reconnect to allow publishing"
 )
+PAYMENT_SCOPE_REFUSED = (
+    "Xero refused to record its payment: this connection may not record payments "
+    "(AuthorizationUnsuccessful); reconnect to allow recording payments"
+)
+MAX_KEY = 128  # Xero's longest Idempotency-Key
 
 
 def _amount(value: Decimal) -> float:
@@ -691,9 +752,28 @@ def invoice_json(bill: Bill) -> dict[str, Any]:
     return invoice
 
 
+def payment_key(bill: Bill) -> str:
+    """The payment's Idempotency-Key: the bill's, with `-payment` (a digest of it if that is too long)."""
+    key = f"{bill.idempotency_key}-payment"
+    if len(key) > MAX_KEY:
+        key = f"dext-{hashlib.sha256(bill.idempotency_key.encode()).hexdigest()[:40]}-payment"
+    return key
+
+
+def payment_json(bill: Bill, invoice_id: str) -> dict[str, Any]:
+    """The payment of a paid bill: all of it, from its payment method (a Xero bank account), on its date."""
+    assert bill.bank_account is not None
+    return {
+        "Invoice": {"InvoiceID": invoice_id},
+        "Account": {"AccountID": bill.bank_account.remote_id},
+        "Date": bill.date.isoformat(),
+        "Amount": _amount(bill.total),
+    }
+
+
 def validation_messages(body: Any) -> list[str]:
     """Xero's validation messages, in order, each once: `Elements[].ValidationErrors[].Message` (or an
-    element's own), else the body's `Message` / `Detail`."""
+    element's own: an invoice's, a payment's), else the body's `Message` / `Detail`."""
     messages: list[str] = []
 
     def add(value: Any) -> None:
@@ -703,7 +783,7 @@ def validation_messages(body: Any) -> list[str]:
                 messages.append(text)
 
     if isinstance(body, dict):
-        elements = body.get("Elements") or body.get("Invoices") or []
+        elements = body.get("Elements") or body.get("Invoices") or body.get("Payments") or []
         for element in elements if isinstance(elements, list) else []:
             if not isinstance(element, dict):
                 continue
@@ -774,3 +854,57 @@ def publish_outcome(bill: Bill, response: httpx.Response, what: str) -> PublishO
             bill.item_id, ErrorClass.UNAVAILABLE, f"Xero sent an invoice without its InvoiceID for {what}"
         )
     return PublishOutcome(bill.item_id, invoice_id.strip())
+
+
+def _in_xero(bill: Bill, invoice_id: str) -> str:
+    named = f"{bill.reference}, InvoiceID {invoice_id}" if bill.reference else f"InvoiceID {invoice_id}"
+    return f"The bill is in Xero ({named}) awaiting payment"
+
+
+def payment_outcome(bill: Bill, invoice_id: str, response: httpx.Response, what: str) -> PublishOutcome:
+    """What Xero's answer to the payment of a bill it holds means: published (the bill's InvoiceID) or a
+    failure saying the bill is in Xero and why its payment was refused. Raises ConnectionExpired as for
+    the bill."""
+    status = response.status_code
+    where = _in_xero(bill, invoice_id)
+    if status in (401, 403):
+        detail = response_detail(response)
+        if detail == "AuthorizationUnsuccessful":  # a grant without the payments scope
+            return PublishOutcome.failed(
+                bill.item_id, ErrorClass.EXPIRED, f"{where}; {PAYMENT_SCOPE_REFUSED}"
+            )
+        if status == 403:
+            raise ConnectionExpired(EXPIRED_TENANT)
+        suffix = f": {detail}" if detail else ""
+        raise ConnectionExpired(f"Connection is expired (Xero refused the access token{suffix}); reconnect")
+    if status >= 300:
+        try:
+            body = response.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        messages = validation_messages(body)
+        fallback = response_detail(response) or f"HTTP {status} {response.reason_phrase}".strip()
+        return _payment_refused(bill, where, messages, fallback)
+    try:
+        payload = decode_json(response, LABEL, what)
+        [payment] = expect_list(payload, "Payments", LABEL, what)
+    except (InvalidData, ValueError) as exc:
+        message = str(exc) if isinstance(exc, InvalidData) else f"Xero sent no payment back for {what}"
+        # It may have been recorded: sending it again (same key) is safe.
+        return PublishOutcome.failed(
+            bill.item_id,
+            ErrorClass.UNAVAILABLE,
+            f"{where}; its payment is not known to be recorded: {message}",
+        )
+    if payment.get("HasValidationErrors") is True or payment.get("ValidationErrors"):
+        return _payment_refused(
+            bill, where, validation_messages({"Elements": [payment]}), "HasValidationErrors"
+        )
+    return PublishOutcome(bill.item_id, invoice_id)
+
+
+def _payment_refused(bill: Bill, where: str, messages: list[str], fallback: str) -> PublishOutcome:
+    text = "; ".join(messages) if messages else fallback
+    return PublishOutcome.failed(
+        bill.item_id, classify(messages), f"{where}, but Xero refused its payment: {text}"
+    )

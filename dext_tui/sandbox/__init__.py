@@ -63,7 +63,8 @@ too; Xero's connections it made). Lifetimes: Xero 1800 s / 60 days, QuickBooks 3
 set.
 Xero API: bearer token and `xero-tenant-id`. 401 problem JSON (`Detail`: `AuthenticationUnsuccessful`, or
 `TokenExpired: token expired at ...`; `AuthorizationUnsuccessful` for a missing scope: Invoices need
-`accounting.invoices` or the older `accounting.transactions` to write, or either's `.read` to read); 403 for a
+`accounting.invoices` or the older `accounting.transactions` to write, or either's `.read` to read; Payments
+`accounting.payments` or `accounting.transactions`); 403 for a
 tenant not connected (or no header). Organisation shows PeriodLockDate / EndOfYearLockDate when set. Contacts:
 `page=N` (100 a page; `pageSize` up to 1000; a `pagination` object; a page past the end is `[]`), without
 `page` every contact; ARCHIVED only with `includeArchived=true`; `IDs`, `searchTerm`. Accounts (all statuses)

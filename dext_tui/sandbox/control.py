@@ -21,10 +21,11 @@ CONTROLS = [
     'POST   /_sandbox/clock             move the sandbox clock: {"advance_seconds": N}',
     'POST   /_sandbox/xero/connect      tenants the next Xero authorisation connects: {"tenants": [...]}',
     'POST   /_sandbox/xero/lockdate     lock dates: {"date": "YYYY-MM-DD"|null, "end_of_year"?, "tenant"?}',
-    "GET    /_sandbox/xero/invoices     the invoices and bills written, every organisation",
+    "GET    /_sandbox/xero/invoices     the invoices and bills written (status, payments), all organisations",
+    'POST   /_sandbox/xero/account      archive/restore: {"code", "status": "ARCHIVED"|"ACTIVE", "tenant"?}',
     'POST   /_sandbox/quickbooks/lockdate  the book close date: {"date": "YYYY-MM-DD"|null}',
     'POST   /_sandbox/quickbooks/multicurrency  multicurrency on or off: {"enabled": true|false}',
-    "GET    /_sandbox/quickbooks/bills  the bills created",
+    "GET    /_sandbox/quickbooks/bills  the bills created (Balance) and the bill payments",
     "GET    /_sandbox/faults            the faults waiting",
     'POST   /_sandbox/faults            add a fault: {"kind", "count", "status", "seconds", "path"}',
     "DELETE /_sandbox/faults            clear the faults",
@@ -105,6 +106,8 @@ def _route(engine: Engine, method: str, path: str, body: dict[str, Any]) -> Resp
         return Response.json(200, {"connect_next": engine.set_xero_connect(tenants)})
     if path == "/xero/lockdate" and method == "POST":
         return Response.json(200, xero.set_lock_date(engine, body))
+    if path == "/xero/account" and method == "POST":
+        return Response.json(200, xero.set_account_status(engine, body))
     if path == "/xero/invoices" and method == "GET":
         return Response.json(200, xero.published_invoices(engine))
     if path == "/quickbooks/lockdate" and method == "POST":

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from dext_tui.sandbox import identity, xero_invoices
+from dext_tui.sandbox import identity, xero_invoices, xero_payments
 from dext_tui.sandbox._http import (
     Request,
     Response,
@@ -49,6 +49,10 @@ CONTACTS = ("accounting.contacts", "accounting.contacts.read")
 # Invoices: the broad scope of apps registered before March 2026, or the granular one that replaces it.
 INVOICES_WRITE = ("accounting.transactions", "accounting.invoices")
 INVOICES_READ = (*INVOICES_WRITE, "accounting.transactions.read", "accounting.invoices.read")
+# Payments: the broad scope, or the granular one (accounting.invoices does not cover them).
+PAYMENTS_WRITE = ("accounting.transactions", "accounting.payments")
+PAYMENTS_READ = (*PAYMENTS_WRITE, "accounting.transactions.read", "accounting.payments.read")
+WRITERS = {"invoices": (INVOICES_WRITE, INVOICES_READ), "payments": (PAYMENTS_WRITE, PAYMENTS_READ)}
 
 
 def problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> Response:
@@ -224,8 +228,8 @@ def accounting(engine: Engine, req: Request, rest: str) -> Response:
         return not_found()
     resource, ident = parts[0].lower(), (parts[1] if len(parts) > 1 else None)
     writing = req.method in ("PUT", "POST")
-    if resource == "invoices":
-        scopes = INVOICES_WRITE if writing else INVOICES_READ
+    if resource in WRITERS:
+        scopes = WRITERS[resource][0] if writing else WRITERS[resource][1]
         if writing and ident is not None:
             return Response.text(405, "Method not allowed")
     elif resource in READERS:
@@ -248,6 +252,10 @@ def accounting(engine: Engine, req: Request, rest: str) -> Response:
             if writing:
                 return xero_invoices.write(engine, req, org)
             return xero_invoices.read(engine, req, org, ident)
+        if resource == "payments":
+            if writing:
+                return xero_payments.write(engine, req, org)
+            return xero_payments.read(engine, req, org, ident)
         return READERS[resource](engine, req, org, ident)
 
     return _admitted(engine, org.tenant_id, req, answer)
@@ -673,6 +681,29 @@ def set_lock_date(engine: Engine, spec: dict[str, Any]) -> dict[str, Any]:
             "PeriodLockDate": org.period_lock_date,
             "EndOfYearLockDate": org.end_of_year_lock_date,
         }
+
+
+def set_account_status(engine: Engine, spec: dict[str, Any]) -> dict[str, Any]:
+    """`{"code": "090", "status": "ARCHIVED" | "ACTIVE", "tenant"?: id or name}`: archive or restore one
+    account (a bank account too, which the changes control leaves alone); bumps its UpdatedDateUTC."""
+    unknown = set(spec) - {"code", "status", "tenant"}
+    status = spec.get("status")
+    if unknown or not isinstance(spec.get("code"), str) or status not in ("ARCHIVED", "ACTIVE"):
+        raise ValueError(
+            'the Xero account control takes {"code": "...", "status": "ARCHIVED"|"ACTIVE", "tenant"?}'
+        )
+    tenant = spec.get("tenant")
+    if tenant is not None and not isinstance(tenant, str):
+        raise ValueError("tenant is a tenant id or name")
+    with engine.lock:
+        org = engine.org_by_id[engine.resolve_tenants([tenant])[0]] if tenant else engine.xero_orgs[0]
+        found = [a for a in org.accounts if a.code == spec["code"]]
+        if not found:
+            raise ValueError(f"no account with the code {spec['code']!r} in {org.name}")
+        account = found[0]
+        account.status, account.updated_ms = status, ms(engine.now())
+        org.version += 1
+        return {"tenantId": org.tenant_id, "account": render_account(account)}
 
 
 def published_invoices(engine: Engine) -> dict[str, Any]:
