@@ -822,23 +822,14 @@ def _refused(bill: Bill, messages: list[str], fallback: str) -> PublishOutcome:
 def publish_outcome(bill: Bill, response: httpx.Response, what: str) -> PublishOutcome:
     """What Xero's answer to one PUT means for the bill. Raises ConnectionExpired for an authorisation
     Xero no longer takes (or an organisation no longer connected)."""
-    status = response.status_code
-    if status in (401, 403):
-        detail = response_detail(response)
-        if detail == "AuthorizationUnsuccessful":  # a grant without the invoices scope
-            return PublishOutcome.failed(bill.item_id, ErrorClass.EXPIRED, SCOPE_REFUSED)
-        if status == 403:
-            raise ConnectionExpired(EXPIRED_TENANT)
-        suffix = f": {detail}" if detail else ""
-        raise ConnectionExpired(f"Connection is expired (Xero refused the access token{suffix}); reconnect")
-    if status >= 300:
-        try:
-            body = response.json()
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        messages = validation_messages(body)
-        fallback = response_detail(response) or f"HTTP {status} {response.reason_phrase}".strip()
-        return _refused(bill, messages, fallback)
+    refused = _refusal(
+        bill,
+        response,
+        SCOPE_REFUSED,  # a grant without the invoices scope
+        lambda messages, fallback: _refused(bill, messages, fallback),
+    )
+    if refused is not None:
+        return refused
     try:
         payload = decode_json(response, LABEL, what)
         [invoice] = expect_list(payload, "Invoices", LABEL, what)
@@ -856,6 +847,35 @@ def publish_outcome(bill: Bill, response: httpx.Response, what: str) -> PublishO
     return PublishOutcome(bill.item_id, invoice_id.strip())
 
 
+def _refusal(
+    bill: Bill,
+    response: httpx.Response,
+    scope_refused: str,
+    refused: Callable[[list[str], str], PublishOutcome],
+) -> PublishOutcome | None:
+    """The outcome of an answer that is not a success (None for a success): a grant without the scope
+    is `EXPIRED` with `scope_refused`; Xero's validation messages go to `refused(messages, fallback)`.
+    Raises ConnectionExpired for an authorisation Xero no longer takes (or an organisation no longer
+    connected)."""
+    status = response.status_code
+    if status in (401, 403):
+        detail = response_detail(response)
+        if detail == "AuthorizationUnsuccessful":
+            return PublishOutcome.failed(bill.item_id, ErrorClass.EXPIRED, scope_refused)
+        if status == 403:
+            raise ConnectionExpired(EXPIRED_TENANT)
+        suffix = f": {detail}" if detail else ""
+        raise ConnectionExpired(f"Connection is expired (Xero refused the access token{suffix}); reconnect")
+    if status < 300:
+        return None
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    fallback = response_detail(response) or f"HTTP {status} {response.reason_phrase}".strip()
+    return refused(validation_messages(body), fallback)
+
+
 def _in_xero(bill: Bill, invoice_id: str) -> str:
     named = f"{bill.reference}, InvoiceID {invoice_id}" if bill.reference else f"InvoiceID {invoice_id}"
     return f"The bill is in Xero ({named}) awaiting payment"
@@ -865,26 +885,15 @@ def payment_outcome(bill: Bill, invoice_id: str, response: httpx.Response, what:
     """What Xero's answer to the payment of a bill it holds means: published (the bill's InvoiceID) or a
     failure saying the bill is in Xero and why its payment was refused. Raises ConnectionExpired as for
     the bill."""
-    status = response.status_code
     where = _in_xero(bill, invoice_id)
-    if status in (401, 403):
-        detail = response_detail(response)
-        if detail == "AuthorizationUnsuccessful":  # a grant without the payments scope
-            return PublishOutcome.failed(
-                bill.item_id, ErrorClass.EXPIRED, f"{where}; {PAYMENT_SCOPE_REFUSED}"
-            )
-        if status == 403:
-            raise ConnectionExpired(EXPIRED_TENANT)
-        suffix = f": {detail}" if detail else ""
-        raise ConnectionExpired(f"Connection is expired (Xero refused the access token{suffix}); reconnect")
-    if status >= 300:
-        try:
-            body = response.json()
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        messages = validation_messages(body)
-        fallback = response_detail(response) or f"HTTP {status} {response.reason_phrase}".strip()
-        return _payment_refused(bill, where, messages, fallback)
+    refused = _refusal(
+        bill,
+        response,
+        f"{where}; {PAYMENT_SCOPE_REFUSED}",  # a grant without the payments scope
+        lambda messages, fallback: _payment_refused(bill, where, messages, fallback),
+    )
+    if refused is not None:
+        return refused
     try:
         payload = decode_json(response, LABEL, what)
         [payment] = expect_list(payload, "Payments", LABEL, what)
