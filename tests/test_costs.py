@@ -37,6 +37,17 @@ def item(service: DextService, ws, kind: Kind, text: str) -> int:
     return service.find_item(ws, kind, text).id
 
 
+async def a_travel_cost(service: DextService, ledger: Path):
+    """A connected workspace and one cost ready to publish: Rail Co, 9.00 GBP, Travel."""
+    ws = await connected(service, ledger)
+    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
+    travel = item(service, ws, Kind.CATEGORIES, "Travel")
+    draft = CostDraft(
+        date=date(2024, 3, 1), supplier_id=rail, total=Decimal("9"), currency="GBP", category_id=travel
+    )
+    return ws, service.costs.add(ws, draft)
+
+
 async def test_import_fills_items_from_rules_and_says_why(
     service, small_ledger: Path, tmp_path: Path
 ) -> None:
@@ -282,15 +293,8 @@ OTHER_BOOKS = """
 async def test_change_connection_then_merge_repoints_costs_not_yet_published(
     service, small_ledger: Path, write_ledger
 ) -> None:
-    ws = await connected(service, small_ledger)
-    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
-    travel = item(service, ws, Kind.CATEGORIES, "Travel")
-    cost = service.costs.add(
-        ws,
-        CostDraft(
-            date=date(2024, 3, 1), supplier_id=rail, total=Decimal("9"), currency="GBP", category_id=travel
-        ),
-    )
+    ws, cost = await a_travel_cost(service, small_ledger)
+    rail, travel = cost.supplier.id, cost.category.id
     await service.change_connection(ws, "beancount", str(write_ledger(OTHER_BOOKS, "other.beancount")))
 
     # Before merging, the item points at former items: the pre-flight check says so.
@@ -415,15 +419,7 @@ async def test_an_unanswered_send_keeps_the_item_as_sent_until_a_publish_settles
     from dext_tui.connectors.beancount_ledger import BeancountConnector
     from dext_tui.core.publishing import PublishOutcome
 
-    ws = await connected(service, small_ledger)
-    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
-    travel = item(service, ws, Kind.CATEGORIES, "Travel")
-    cost = service.costs.add(
-        ws,
-        CostDraft(
-            date=date(2024, 3, 1), supplier_id=rail, total=Decimal("9"), currency="GBP", category_id=travel
-        ),
-    )
+    ws, cost = await a_travel_cost(service, small_ledger)
     real_publish = BeancountConnector.publish
 
     def answering(error_class: ErrorClass, message: str):
@@ -537,15 +533,7 @@ async def test_a_bill_in_the_books_whose_payment_was_refused_stays_as_sent(
     from dext_tui.connectors.beancount_ledger import BeancountConnector
     from dext_tui.core.publishing import PublishOutcome
 
-    ws = await connected(service, small_ledger)
-    rail = item(service, ws, Kind.SUPPLIERS, "Rail Co")
-    travel = item(service, ws, Kind.CATEGORIES, "Travel")
-    cost = service.costs.add(
-        ws,
-        CostDraft(
-            date=date(2024, 3, 1), supplier_id=rail, total=Decimal("9"), currency="GBP", category_id=travel
-        ),
-    )
+    ws, cost = await a_travel_cost(service, small_ledger)
 
     async def payment_refused(self, bills, *, on_outcome=None):
         message = "the bill is in the books unpaid (Bill 17): the account is inactive"
