@@ -338,15 +338,35 @@ _AUTH_ERRORS = {
 }
 
 
-def _http(
+async def _post(
     client: OAuthClient,
+    url: str,
+    what: str,
+    *,
+    basic: tuple[str, str] | None,
     http: CloudHttp | None,
     transport: httpx.AsyncBaseTransport | None,
     policy: RetryPolicy | None,
-) -> tuple[CloudHttp, bool]:
-    if http is not None:
-        return http, False
-    return CloudHttp(client.label, transport=transport, policy=policy), True
+    data: dict[str, str] | None = None,
+    json_body: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """One POST to an OAuth endpoint (no bearer token), on `http` or a session of its own closed after;
+    the answer whatever its status, for the caller to read."""
+    session = http or CloudHttp(client.label, transport=transport, policy=policy)
+    try:
+        return await session.request(
+            "POST",
+            url,
+            what=what,
+            data=data,
+            json_body=json_body,
+            basic_auth=basic,
+            use_token=False,
+            check_status=False,
+        )
+    finally:
+        if http is None:
+            await session.aclose()
 
 
 def _client_auth(client: OAuthClient, form: dict[str, str]) -> tuple[str, str] | None:
@@ -366,21 +386,17 @@ async def _token_call(
     policy: RetryPolicy | None,
 ) -> tuple[int, dict[str, Any]]:
     basic = _client_auth(client, form)
-    session, owned = _http(client, http, transport, policy)
     what = "the token endpoint"
-    try:
-        response = await session.request(
-            "POST",
-            client.provider.token_url,
-            what=what,
-            data=form,
-            basic_auth=basic,
-            use_token=False,
-            check_status=False,
-        )
-    finally:
-        if owned:
-            await session.aclose()
+    response = await _post(
+        client,
+        client.provider.token_url,
+        what,
+        basic=basic,
+        data=form,
+        http=http,
+        transport=transport,
+        policy=policy,
+    )
     try:
         body = decode_json(response, client.label, what)
     except InvalidData:
@@ -531,35 +547,24 @@ async def revoke(
     """End the authorisation at the provider (revoking the refresh token ends its access tokens too).
     A token the provider no longer knows counts as revoked. Raises ProviderUnavailable/ConnectorError
     when the provider could not be told: the caller may disconnect locally anyway."""
-    session, owned = _http(client, http, transport, policy)
-    what = "the revocation endpoint"
-    try:
-        if client.provider.name == QUICKBOOKS.name:
-            basic = (client.client_id, client.client_secret or "")
-            response = await session.request(
-                "POST",
-                client.provider.revoke_url,
-                what=what,
-                json_body={"token": tokens.refresh_token},
-                basic_auth=basic,
-                use_token=False,
-                check_status=False,
-            )
-        else:
-            form = {"token": tokens.refresh_token, "token_type_hint": "refresh_token"}
-            basic = _client_auth(client, form)
-            response = await session.request(
-                "POST",
-                client.provider.revoke_url,
-                what=what,
-                data=form,
-                basic_auth=basic,
-                use_token=False,
-                check_status=False,
-            )
-    finally:
-        if owned:
-            await session.aclose()
+    form: dict[str, str] | None = None
+    if client.provider.name == QUICKBOOKS.name:  # Intuit: JSON, and HTTP Basic even for its secret
+        basic: tuple[str, str] | None = (client.client_id, client.client_secret or "")
+        body_json: dict[str, Any] | None = {"token": tokens.refresh_token}
+    else:
+        form = {"token": tokens.refresh_token, "token_type_hint": "refresh_token"}
+        basic, body_json = _client_auth(client, form), None
+    response = await _post(
+        client,
+        client.provider.revoke_url,
+        "the revocation endpoint",
+        basic=basic,
+        data=form,
+        json_body=body_json,
+        http=http,
+        transport=transport,
+        policy=policy,
+    )
     if response.status_code < 300:
         return
     body: dict[str, Any] = {}
