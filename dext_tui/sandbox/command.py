@@ -14,6 +14,17 @@ from dext_tui.sandbox.server import Sandbox
 DEFAULT_PORT = 8765
 
 
+COUNTS: dict[str, tuple[str, str]] = {
+    "--contacts": ("contacts", "Xero contacts in each organisation (default {})"),
+    "--accounts": ("accounts", "Xero accounts in each organisation (default: the UK chart, about 60)"),
+    "--vendors": ("vendors", "QuickBooks vendors (default {})"),
+    "--customers": ("customers", "QuickBooks customers (default {})"),
+    "--minute-limit": ("xero_minute_limit", "Xero calls a minute per organisation (default {})"),
+    "--concurrent-limit": ("xero_concurrent_limit", "Xero calls in progress per organisation (default {})"),
+    "--day-limit": ("xero_day_limit", "Xero calls a day per organisation (default {})"),
+}
+
+
 def build_parser(prog: str = "dext-tui sandbox") -> argparse.ArgumentParser:
     defaults = SandboxOptions()
     p = argparse.ArgumentParser(
@@ -35,34 +46,15 @@ def build_parser(prog: str = "dext-tui sandbox") -> argparse.ArgumentParser:
         metavar="N",
         help=f"seed for the organisations' data (default {defaults.seed})",
     )
-    p.add_argument(
-        "--contacts",
-        type=int,
-        default=defaults.contacts,
-        metavar="N",
-        help=f"Xero contacts in each organisation (default {defaults.contacts})",
-    )
-    p.add_argument(
-        "--accounts",
-        type=int,
-        default=defaults.accounts,
-        metavar="N",
-        help="Xero accounts in each organisation (default: the standard UK chart, about 60)",
-    )
-    p.add_argument(
-        "--vendors",
-        type=int,
-        default=defaults.vendors,
-        metavar="N",
-        help=f"QuickBooks vendors (default {defaults.vendors})",
-    )
-    p.add_argument(
-        "--customers",
-        type=int,
-        default=defaults.customers,
-        metavar="N",
-        help=f"QuickBooks customers (default {defaults.customers})",
-    )
+    # Counts and limits: "--name": (the SandboxOptions field, help with {} for the default).
+    for option, (field_name, help_text) in COUNTS.items():
+        p.add_argument(
+            option,
+            type=int,
+            default=getattr(defaults, field_name),
+            metavar="N",
+            help=help_text.format(getattr(defaults, field_name)),
+        )
     p.add_argument(
         "--access-token-seconds",
         type=int,
@@ -81,60 +73,26 @@ def build_parser(prog: str = "dext-tui sandbox") -> argparse.ArgumentParser:
         default=True,
         help="enforce the providers' rate limits (default: on)",
     )
-    p.add_argument(
-        "--minute-limit",
-        type=int,
-        default=defaults.xero_minute_limit,
-        metavar="N",
-        help=f"Xero calls a minute per organisation (default {defaults.xero_minute_limit})",
-    )
-    p.add_argument(
-        "--concurrent-limit",
-        type=int,
-        default=defaults.xero_concurrent_limit,
-        metavar="N",
-        help=f"Xero calls in progress per organisation (default {defaults.xero_concurrent_limit})",
-    )
-    p.add_argument(
-        "--day-limit",
-        type=int,
-        default=defaults.xero_day_limit,
-        metavar="N",
-        help=f"Xero calls a day per organisation (default {defaults.xero_day_limit})",
-    )
     p.add_argument("--quiet", action="store_true", help="do not print a line per request")
     return p
 
 
 def options_from(args: argparse.Namespace) -> SandboxOptions:
-    for name in (
-        "contacts",
-        "accounts",
-        "vendors",
-        "customers",
-        "minute_limit",
-        "concurrent_limit",
-        "day_limit",
-    ):
-        if getattr(args, name) < 0:
-            raise ValueError(f"--{name.replace('_', '-')} cannot be negative")
+    counts = {field: getattr(args, option[2:].replace("-", "_")) for option, (field, _) in COUNTS.items()}
+    for option, (field, _) in COUNTS.items():
+        if counts[field] < 0:
+            raise ValueError(f"{option} cannot be negative")
     if args.access_token_seconds is not None and args.access_token_seconds < 1:
         raise ValueError("--access-token-seconds must be at least 1")
     if args.refresh_token_days is not None and args.refresh_token_days <= 0:
         raise ValueError("--refresh-token-days must be more than 0")
     return SandboxOptions(
         seed=args.seed,
-        contacts=args.contacts,
-        accounts=args.accounts,
-        vendors=args.vendors,
-        customers=args.customers,
         access_token_seconds=args.access_token_seconds,
         refresh_token_days=args.refresh_token_days,
         rate_limit=args.rate_limit,
-        xero_minute_limit=args.minute_limit,
-        xero_concurrent_limit=args.concurrent_limit,
-        xero_day_limit=args.day_limit,
         log_requests=not args.quiet,
+        **counts,
     )
 
 
