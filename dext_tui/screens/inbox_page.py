@@ -170,8 +170,6 @@ class CostTable(VirtualTable):
     that do not fit (category first, then reference) are left to the detail pane."""
 
     COMPONENT_CLASSES = {
-        "cost-table--header",
-        "cost-table--cursor",
         "cost-table--selected",
         "cost-table--failed",
         "cost-table--published",
@@ -180,11 +178,6 @@ class CostTable(VirtualTable):
     }
     DEFAULT_CSS = """
     CostTable { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
-    CostTable > .cost-table--header { text-style: bold; background: $panel; }
-    CostTable > .cost-table--cursor { background: $block-cursor-blurred-background; }
-    CostTable:focus > .cost-table--cursor {
-        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
-    }
     CostTable > .cost-table--selected { background: $accent 20%; text-style: bold; }
     CostTable > .cost-table--failed { color: $error; }
     CostTable > .cost-table--published { color: $text-muted; }
@@ -314,7 +307,7 @@ class CostTable(VirtualTable):
         base = self.rich_style
         layout = self._layout(width)
         if y == 0:
-            style = base + self.get_component_rich_style("cost-table--header")
+            style = base + self.get_component_rich_style("virtual-table--header")
             titles = {"mark": "", "date": "Date", "total": "Total", "state": "State"}
             cells = [
                 _fit(titles[n] if n in titles else FIELD_LABELS[n], w, right=n == "total") for n, w in layout
@@ -341,7 +334,7 @@ class CostTable(VirtualTable):
         elif findings:
             state_style += self.get_component_rich_style("cost-table--warning")
         if position == self.cursor:
-            cursor = self.get_component_rich_style("cost-table--cursor")
+            cursor = self.get_component_rich_style("virtual-table--cursor")
             style += cursor
             state_style += cursor
         values = {

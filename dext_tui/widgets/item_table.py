@@ -84,17 +84,10 @@ class ItemTable(VirtualTable):
     """Rows of code, name and status; a cursor; filter with `set_filter`."""
 
     COMPONENT_CLASSES = {
-        "item-table--header",
-        "item-table--cursor",
         "item-table--archived",
     }
     DEFAULT_CSS = """
     ItemTable { height: 1fr; }
-    ItemTable > .item-table--header { text-style: bold; background: $panel; }
-    ItemTable > .item-table--cursor { background: $block-cursor-blurred-background; }
-    ItemTable:focus > .item-table--cursor {
-        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
-    }
     ItemTable > .item-table--archived { color: $text-muted; text-style: italic; }
     """
 
@@ -219,7 +212,7 @@ class ItemTable(VirtualTable):
         width = self.scrollable_content_region.width
         base = self.rich_style
         if y == 0:
-            style = base + self.get_component_rich_style("item-table--header")
+            style = base + self.get_component_rich_style("virtual-table--header")
             return Strip([Segment(self._line("Code", "Name", "Status", width, "Rules"), style)], width)
         index = round(self.scroll_y) + y - 1
         if index >= len(self._visible):
@@ -233,6 +226,6 @@ class ItemTable(VirtualTable):
         if row.status != "active":
             style += self.get_component_rich_style("item-table--archived")
         if index == self.cursor:
-            style += self.get_component_rich_style("item-table--cursor")
+            style += self.get_component_rich_style("virtual-table--cursor")
         rules = f"{row.rules:,}" if row.rules else ""
         return Strip([Segment(self._line(row.code, row.name, row.status, width, rules), style)], width)

@@ -53,19 +53,12 @@ def item_label(code: str | None, name: str) -> str:
 
 class MergeTable(VirtualTable):
     COMPONENT_CLASSES = {
-        "merge-table--header",
-        "merge-table--cursor",
         "merge-table--chosen",
         "merge-table--suggested",
         "merge-table--muted",
     }
     DEFAULT_CSS = """
     MergeTable { height: 1fr; }
-    MergeTable > .merge-table--header { text-style: bold; background: $panel; }
-    MergeTable > .merge-table--cursor { background: $block-cursor-blurred-background; }
-    MergeTable:focus > .merge-table--cursor {
-        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
-    }
     MergeTable > .merge-table--chosen { color: $success; }
     MergeTable > .merge-table--suggested { color: $warning; text-style: italic; }
     MergeTable > .merge-table--muted { color: $text-muted; text-style: italic; }
@@ -115,7 +108,7 @@ class MergeTable(VirtualTable):
         base = self.rich_style
         old_w, new_w, sure_w = self._widths(width)
         if y == 0:
-            style = base + self.get_component_rich_style("merge-table--header")
+            style = base + self.get_component_rich_style("virtual-table--header")
             text = (
                 f" {_fit('Former item', old_w)}    {_fit('New item', new_w)} {_fit('How sure', sure_w)}"
                 f" {'Rules':>{RULES_WIDTH}} "
@@ -131,7 +124,7 @@ class MergeTable(VirtualTable):
         line = self.lines[self._visible[position]]
         style: Style = base
         if position == self.cursor:
-            style += self.get_component_rich_style("merge-table--cursor")
+            style += self.get_component_rich_style("virtual-table--cursor")
         right_style = style
         if line.state == "chosen":
             right_style = base + self.get_component_rich_style("merge-table--chosen")
@@ -140,7 +133,7 @@ class MergeTable(VirtualTable):
         elif line.state in ("left", "none"):
             right_style = base + self.get_component_rich_style("merge-table--muted")
         if position == self.cursor:
-            right_style += self.get_component_rich_style("merge-table--cursor")
+            right_style += self.get_component_rich_style("virtual-table--cursor")
         new = line.new if line.state in ("chosen", "suggested") else ""
         if line.state == "left":
             new = "(left as a former item)"

@@ -12,6 +12,15 @@ from textual.scroll_view import ScrollView
 
 
 class VirtualTable(ScrollView, can_focus=True):
+    # The header and cursor look the same in every table (subclasses add their own row styles).
+    COMPONENT_CLASSES = {"virtual-table--header", "virtual-table--cursor"}
+    DEFAULT_CSS = """
+    VirtualTable > .virtual-table--header { text-style: bold; background: $panel; }
+    VirtualTable > .virtual-table--cursor { background: $block-cursor-blurred-background; }
+    VirtualTable:focus > .virtual-table--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold;
+    }
+    """
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
