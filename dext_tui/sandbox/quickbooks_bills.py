@@ -218,6 +218,27 @@ def _ref(entity: QEntity, suffix: bool) -> dict[str, str]:
     return {"value": entity.id, "name": str(name)} if name else {"value": entity.id}
 
 
+def _txn_fields(
+    data: dict[str, Any],
+    company: QboCompany,
+    body: dict[str, Any],
+    doc_number: str | None,
+    txn_date: Any,
+    currency: str,
+    note: str | None,
+) -> None:
+    """The fields a Bill and a BillPayment share, in QuickBooks' order: DocNumber, TxnDate, CurrencyRef,
+    ExchangeRate (multicurrency companies), PrivateNote."""
+    if doc_number:
+        data["DocNumber"] = doc_number
+    data["TxnDate"] = txn_date.isoformat()
+    data["CurrencyRef"] = _currency_ref(currency)
+    if company.multicurrency:
+        data["ExchangeRate"] = _number(_money(body.get("ExchangeRate", 1), "ExchangeRate"))
+    if note:
+        data["PrivateNote"] = note
+
+
 def _currency_ref(code: str) -> dict[str, str]:
     return {"value": code, "name": CURRENCY_NAMES.get(code, code)}
 
@@ -399,14 +420,7 @@ def create_bill(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
         "domain": "QBO",
         "sparse": False,
     }
-    if doc_number:
-        data["DocNumber"] = doc_number
-    data["TxnDate"] = txn_date.isoformat()
-    data["CurrencyRef"] = _currency_ref(currency)
-    if company.multicurrency:
-        data["ExchangeRate"] = _number(_money(body.get("ExchangeRate", 1), "ExchangeRate"))
-    if note:
-        data["PrivateNote"] = note
+    _txn_fields(data, company, body, doc_number, txn_date, currency, note)
     if department is not None:
         data["DepartmentRef"] = _ref(department, suffix)
     data["Line"] = out_lines
@@ -728,14 +742,7 @@ def create_bill_payment(engine: Engine, body: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {"VendorRef": _ref(vendor, suffix), "PayType": pay_type, holder: paid_from}
     if payable is not None:
         data["APAccountRef"] = _ref(payable, suffix)
-    if doc_number:
-        data["DocNumber"] = doc_number
-    data["TxnDate"] = txn_date.isoformat()
-    data["CurrencyRef"] = _currency_ref(currency)
-    if company.multicurrency:
-        data["ExchangeRate"] = _number(_money(body.get("ExchangeRate", 1), "ExchangeRate"))
-    if note:
-        data["PrivateNote"] = note
+    _txn_fields(data, company, body, doc_number, txn_date, currency, note)
     data["TotalAmt"] = _number(total)
     data["Line"] = out_lines
     data["domain"] = "QBO"
