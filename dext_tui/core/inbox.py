@@ -761,9 +761,8 @@ class CostInbox:
             if progress is not None:
                 progress(done, total)
 
-        states = await asyncio.to_thread(self._states, ids)
         for item_id in ids:
-            if states.get(item_id) == CostState.PUBLISHED:
+            if item_id not in problems and item_id not in bills:  # the check passes over published items
                 report.outcomes.append(ItemOutcome(item_id, True, skipped=True, message="published before"))
                 done += 1
         failed_now = [
@@ -849,16 +848,6 @@ class CostInbox:
     ) -> tuple[dict[int, list[Problem]], dict[int, Bill], Any]:
         with self.store.read() as db:
             return self._preflight(db, ws, ids)
-
-    def _states(self, ids: Sequence[int]) -> dict[int, CostState]:
-        with self.store.read() as db:
-            return {
-                i: CostState(s)
-                for i, s in db.execute(
-                    "SELECT id, state FROM costitem WHERE id IN (SELECT value FROM json_each(?))",
-                    (json.dumps(list(ids)),),
-                )
-            }
 
     @staticmethod
     def _ordered(report: PublishReport, ids: Sequence[int]) -> PublishReport:
