@@ -229,6 +229,13 @@ class CostInbox:
             return self._detail(db, ws, item_id)
 
     def _detail(self, db: sqlite3.Connection, ws: WorkspaceRef, item_id: int) -> CostDetail:
+        return self._read(db, ws, item_id)[0]
+
+    def _read(
+        self, db: sqlite3.Connection, ws: WorkspaceRef, item_id: int, rule_ids: set[int] | None = None
+    ) -> tuple[CostDetail, dict[str, Any]]:
+        """The item whole, and its sources as stored (for a change to update them). `rule_ids`: the
+        workspace's rules, when the caller has them already (to say "since removed")."""
         row = db.execute(
             f"SELECT {_DETAIL_COLUMNS} FROM costitem WHERE id = ? AND workspace_id = ?", (item_id, ws.id)
         ).fetchone()
@@ -242,7 +249,8 @@ class CostInbox:
         wanted = {*row[3:4], *row[10:14], *(i for ln in lines for i in ln[3:6])}
         refs = _refs(db, {i for i in wanted if i is not None})
         sources = json.loads(row[15] or "{}")
-        rule_ids = {r for (r,) in db.execute("SELECT id FROM rule WHERE workspace_id = ?", (ws.id,))}
+        if rule_ids is None:
+            rule_ids = {r for (r,) in db.execute("SELECT id FROM rule WHERE workspace_id = ?", (ws.id,))}
         why = {name: explain(src, rule_ids) for name, src in sources.items() if name != "auto_publish"}
         auto = AutoPublish(sources.get("auto_publish", {}).get("value", "none"))
         return CostDetail(
@@ -281,7 +289,7 @@ class CostInbox:
             why=why,
             auto_publish=auto,
             interrupted=row[21] is not None,
-        )
+        ), sources
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -304,7 +312,7 @@ class CostInbox:
         if problems:
             raise DextError("; ".join(problems))
         with self.store.transaction() as db:
-            old = self._detail(db, ws, item_id)
+            old, sources = self._read(db, ws, item_id)
             if old.state == CostState.PUBLISHED:
                 raise DextError(
                     f"cost item {item_id} is published ({old.remote_id}); it cannot be changed here"
@@ -313,9 +321,6 @@ class CostInbox:
                 raise DextError(_interrupted(item_id, "changed"))
             self._check_items(db, ws, draft, old)
             before = old.draft()
-            sources = json.loads(
-                db.execute("SELECT sources FROM costitem WHERE id = ?", (item_id,)).fetchone()[0] or "{}"
-            )
             given = draft.given()
             for name in given:
                 if _field_value(draft, name) != _field_value(before, name):
@@ -379,14 +384,12 @@ class CostInbox:
         Returns how many fields changed."""
         changed = 0
         with self.store.transaction() as db:
-            book = RuleBook.load(db, ws.id, query_rules(db, ws.id))
+            rules = query_rules(db, ws.id)
+            book, rule_ids = RuleBook.load(db, ws.id, rules), {r.id for r in rules}
             for item_id in ids:
-                detail = self._detail(db, ws, item_id)
+                detail, sources = self._read(db, ws, item_id, rule_ids)
                 if detail.state == CostState.PUBLISHED or detail.interrupted:
                     continue  # in the books, or perhaps: its fields stay as they were sent
-                sources = json.loads(
-                    db.execute("SELECT sources FROM costitem WHERE id = ?", (item_id,)).fetchone()[0] or "{}"
-                )
                 draft = detail.draft()
                 values = _values(draft)
                 before = dict(values)
