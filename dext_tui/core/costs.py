@@ -471,7 +471,9 @@ class ItemFinder:
         return active[0]
 
 
-def _decimal(text: str, what: str) -> Decimal:
+def parse_amount(text: str, what: str) -> Decimal:
+    """An amount as typed (`1,200.50`): a finite number with at most 4 decimals, else ValueError naming
+    `what`."""
     cleaned = text.strip().replace(",", "")
     try:
         value = Decimal(cleaned)
@@ -510,8 +512,8 @@ def _row_draft(values: dict[str, str], finder: ItemFinder) -> CostDraft:
         supplier_name=None if supplier_id else supplier_text.strip(),
         reference=values.get("reference") or None,
         description=values.get("description") or None,
-        total=_decimal(values["total"], "total"),
-        tax=_decimal(values["tax"], "tax") if values.get("tax") else None,
+        total=parse_amount(values["total"], "total"),
+        tax=parse_amount(values["tax"], "tax") if values.get("tax") else None,
         currency=values["currency"].strip().upper(),
         category_id=item("category", Kind.CATEGORIES),
         tax_code_id=item("tax_code", Kind.TAX_CODES),
@@ -522,8 +524,8 @@ def _row_draft(values: dict[str, str], finder: ItemFinder) -> CostDraft:
     problems = check_draft(draft)
     if values.get("line_amount"):
         line = LineDraft(
-            amount=_decimal(values["line_amount"], "line_amount"),
-            tax=_decimal(values["line_tax"], "line_tax") if values.get("line_tax") else None,
+            amount=parse_amount(values["line_amount"], "line_amount"),
+            tax=parse_amount(values["line_tax"], "line_tax") if values.get("line_tax") else None,
             category_id=item("line_category", Kind.CATEGORIES),
             tax_code_id=item("line_tax_code", Kind.TAX_CODES),
             tracking_id=item("line_tracking", Kind.TRACKING),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from rich.text import Text
 from textual import on, work
@@ -20,7 +20,15 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Select, Static
 
-from dext_tui.core.costs import FIELD_LABELS, CostDetail, CostDraft, CostLineInfo, LineDraft, parse_day
+from dext_tui.core.costs import (
+    FIELD_LABELS,
+    CostDetail,
+    CostDraft,
+    CostLineInfo,
+    LineDraft,
+    parse_amount,
+    parse_day,
+)
 from dext_tui.core.domain import ItemRef, Kind
 from dext_tui.core.errors import DextError
 from dext_tui.core.text import printable
@@ -106,16 +114,8 @@ class SupplierField(PickerField):
 
 
 def _amount(text: str, what: str) -> Decimal | None:
-    cleaned = text.strip().replace(",", "")
-    if not cleaned:
-        return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"the {what} {text.strip()!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"the {what} {text.strip()!r} is not a number")
-    return value
+    """An amount field: None when empty, else as the import reads one (`parse_amount`)."""
+    return parse_amount(text, f"the {what}") if text.strip() else None
 
 
 def _plain(value: Decimal) -> str:
