@@ -216,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="confirm --merge-later")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser(
+        "attention", help="rules, settings and costs pointing at items nobody can see, and what fixes each"
+    )
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("snapshots", help="safety copies of lists and rules; snapshots restore ID")
+    p.add_argument("action", nargs="?", choices=("restore",), help="restore: bring a safety copy back")
+    p.add_argument("snapshot_id", nargs="?", type=int, metavar="ID", help="the safety copy to restore")
+    p.add_argument("--json", action="store_true")
+
     sub.add_parser("workspaces", help="list workspaces")
 
     p = sub.add_parser(
@@ -356,6 +366,8 @@ def _check_usage(args: argparse.Namespace) -> None:
                 raise UsageError(
                     f"{args.command} beancount needs the ledger file: dext-tui {args.command} beancount PATH"
                 )
+    if args.command == "snapshots" and (args.action == "restore") != (args.snapshot_id is not None):
+        raise UsageError("snapshots restore takes the id of a safety copy: dext-tui snapshots restore ID")
     if args.command == "publish" and [bool(args.ids), args.all_ready, args.all].count(True) != 1:
         raise UsageError("publish takes item ids, --all-ready or --all (one of them)")
     if args.command == "items" and args.items_command == "list" and args.error_class:
@@ -644,6 +656,23 @@ def _print_plan(plan: Any) -> None:
                 print(f"  {old}  ->  {new}  [{row.confidence:.0%}: {printable(row.reason)}]")
 
 
+def _print_attention(report: Any) -> None:
+    print(printable(report.summary()))
+    for title, entries in (("Rules", report.rules), ("Settings", report.settings), ("Costs", report.costs)):
+        if not entries:
+            continue
+        print(f"{title}:")
+        for e in entries:
+            if e.where == "rule":
+                where = f"rule {e.owner} {e.field.replace('_', ' ')}"
+            elif e.where == "setting":
+                where = f"item {e.owner} {e.field.replace('_', ' ')}"
+            else:
+                where = f"cost {e.owner}{f' line {e.line}' if e.line else ''} {e.field.replace('_', ' ')}"
+            print(printable(f"  {where}: {e.item.kind.singular} {e.item.label!r} is {e.problem}"))
+            print(printable(f"      fix: {e.fix}"))
+
+
 def _print_rules(rules: list[RuleInfo]) -> None:
     if not rules:
         print("(no rules)")
@@ -736,6 +765,35 @@ async def _run_command(args: argparse.Namespace) -> int:
             return 0
         if args.command == "merge":
             return _merge_command(service, ws, args)
+        if args.command == "attention":
+            report = service.attention(ws)
+            if args.json:
+                _print_json(report.to_json())
+            else:
+                _print_attention(report)
+            return 0
+        if args.command == "snapshots":
+            if args.action == "restore":
+                message = service.restore_snapshot(ws, args.snapshot_id)
+                if args.json:
+                    _print_json({"workspace": ws.name, "restored": args.snapshot_id, "message": message})
+                else:
+                    print(printable(message))
+                return 0
+            copies = service.snapshots(ws)
+            if args.json:
+                _print_json({"workspace": ws.name, "snapshots": [c.to_json() for c in copies]})
+            elif not copies:
+                print("(no safety copies yet: one is taken on connecting, disconnecting and restoring)")
+            else:
+                for c in copies:
+                    print(
+                        printable(
+                            f"{c.id:>5}  {_when(c.taken_at)}  {c.what}: {c.items:,} items, {c.rules:,} rules,"
+                            f" {c.settings:,} settings"
+                        )
+                    )
+            return 0
         if args.command == "rules":
             return _rules_command(service, ws, args)
         if args.command == "items":

@@ -573,14 +573,17 @@ def pre_integration_snapshots(data_dir: Path, workspace_id: int) -> int:
         db.close()
 
 
-async def test_reinstate_restores_the_lists_from_before_the_first_connection(
+async def test_reinstate_restores_the_own_lists_of_when_the_current_connection_began(
     service, data_dir: Path, small_ledger: Path, write_ledger: Callable[..., Path]
 ) -> None:
+    """Issue 12, reproduction 2: own lists -> connect A -> disconnect, keep -> add a rule -> connect B ->
+    disconnect, reinstate brings back the own lists and rules of the moment B was connected (A's lists
+    kept as its own, with the new rule), not the workspace's very first ones; the lists it sets aside
+    stay recoverable from their safety copy."""
     ws = service.ensure_workspace("Acme")
     supplier = service.add_item(ws, Kind.SUPPLIERS, "Stationers Ltd")
     printing = service.find_item(ws, Kind.CATEGORIES, "461")
-    own_rule = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, supplier.id, category_id=printing.id))
-    original = {k: service.items(ws, k, include_archived=True) for k in Kind}
+    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, supplier.id, category_id=printing.id))
     assert pre_integration_snapshots(data_dir, ws.id) == 0
 
     await service.connect(ws, "beancount", str(small_ledger))
@@ -589,27 +592,38 @@ async def test_reinstate_restores_the_lists_from_before_the_first_connection(
     kept = service.items(ws, Kind.CATEGORIES)
     assert {i.name for i in kept} == {"Office rent", "Travel", "Sales"}
     assert all(i.origin == "local" for i in kept)
+    landlord = service.find_item(ws, Kind.SUPPLIERS, "Landlord Ltd")
+    travel = service.find_item(ws, Kind.CATEGORIES, "Travel")
+    kept_rule = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, landlord.id, category_id=travel.id))
+    own_then = {k: service.items(ws, k, include_archived=True) for k in Kind}
+    rules_then = service.rules(ws)
 
     other = write_ledger(OTHER_LEDGER, name="other.beancount")
     info, _ = await service.connect(ws, "beancount", str(other))
     assert info.tenant_name == "Other Books Ltd"
-    assert pre_integration_snapshots(data_dir, ws.id) == 1  # only the first connect takes one
+    assert pre_integration_snapshots(data_dir, ws.id) == 2  # every connect records the own lists
     host = service.find_item(ws, Kind.SUPPLIERS, "Cloud Host")
-    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, host.id))
+    host_rule = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, host.id))
 
     preview = service.disconnect_preview(ws)
     assert preview.snapshot_taken_at is not None
-    assert (preview.snapshot_items, preview.snapshot_rules) == (
-        len(DEFAULT_CATEGORIES) + len(DEFAULT_TAX_CODES) + 1,
-        1,
-    )
-    service.disconnect(ws, DisconnectChoice.REINSTATE)
+    assert (preview.snapshot_items, preview.snapshot_rules) == (len(own_then[Kind.CATEGORIES]) + sum(
+        len(own_then[k]) for k in Kind if k != Kind.CATEGORIES
+    ), len(rules_then))
+    assert f"({preview.snapshot_taken_at:%Y-%m-%d %H:%M})" in preview.describe(DisconnectChoice.REINSTATE)
+    message = service.disconnect(ws, DisconnectChoice.REINSTATE)
+    assert "safety copy" in message
 
     assert service.connection(ws) is None
-    assert {k: service.items(ws, k, include_archived=True) for k in Kind} == original
-    assert {(i.code, i.name) for i in service.items(ws, Kind.CATEGORIES)} == set(DEFAULT_CATEGORIES)
-    assert service.rules(ws) == [own_rule]
+    assert {k: service.items(ws, k, include_archived=True) for k in Kind} == own_then
+    assert service.rules(ws) == rules_then and kept_rule in rules_then
     service.add_item(ws, Kind.CATEGORIES, "Software", "486")  # its own lists again: editable
+
+    # B's lists and the rule made on them are set aside, not lost: their safety copy brings them back.
+    copy = next(s for s in service.snapshots(ws) if s.reason == "disconnect")
+    service.restore_snapshot(ws, copy.id)
+    assert {r.id for r in service.rules(ws)} == {r.id for r in rules_then} | {host_rule.id}
+    assert service.find_item(ws, Kind.SUPPLIERS, "Cloud Host").id == host.id
 
 
 # -- opening a first-release database ---------------------------------------------------------------

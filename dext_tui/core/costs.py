@@ -322,9 +322,14 @@ def source_of_rule(rule: RuleInfo) -> dict[str, Any]:
 
 
 def explain(source: dict[str, Any] | None, rules_now: set[int] | None = None) -> str:
-    """A source as the user reads it."""
+    """A source as the user reads it (a value re-pointed by Merge lists says what it was merged from)."""
     if not source:
         return "not set"
+    merged = source.get("merged_from")
+    if merged is not None:
+        rest = {k: v for k, v in source.items() if k != "merged_from"}
+        said = explain(rest, rules_now) if rest.get("by") else ""
+        return f"{said}, merged from {merged}" if said else f"merged from {merged}"
     by = source.get("by")
     if by == "you":
         return "set by you"

@@ -475,24 +475,37 @@ class DisconnectPreview:
     snapshot_taken_at: datetime | None  # the pre-integration snapshot, if there is one
     snapshot_items: int = 0
     snapshot_rules: int = 0
+    snapshot_id: int | None = None
+    to_merge: int = 0  # old items Merge lists still offers (they still hold rules, settings or costs)
+
+    def _merge_note(self, choice: DisconnectChoice) -> str:
+        if not self.to_merge:
+            return ""
+        onto = "the reinstated lists" if choice == DisconnectChoice.REINSTATE else "the kept lists"
+        return (
+            f" The merge still to do ({self.to_merge:,} former items) is carried: Merge lists keeps"
+            f" offering them, to map onto {onto}."
+        )
 
     def describe(self, choice: DisconnectChoice) -> str:
         if choice == DisconnectChoice.KEEP:
             return (
                 f"Keeps the {self.items:,} items of the current lists as your own, and all {self.rules:,}"
-                f" rules and {self.settings:,} item settings."
+                f" rules and {self.settings:,} item settings." + self._merge_note(choice)
             )
         if choice == DisconnectChoice.REINSTATE:
             if self.snapshot_taken_at is None:
                 return "Not available: no lists were recorded from before integrating."
             return (
-                f"Restores the {self.snapshot_items:,} items and {self.snapshot_rules:,} rules you had before"
-                f" integrating ({self.snapshot_taken_at:%Y-%m-%d}); the current {self.items:,} items and"
-                f" {self.rules:,} rules are set aside."
+                f"Restores the {self.snapshot_items:,} items and {self.snapshot_rules:,} rules you had"
+                f" when this integration began ({self.snapshot_taken_at:%Y-%m-%d %H:%M}); the current"
+                f" {self.items:,} items and {self.rules:,} rules are set aside, kept as a safety copy"
+                " (dext-tui snapshots restores it)." + self._merge_note(choice)
             )
         return (
             f"Keeps the {self.items:,} items, but REMOVES all {self.rules:,} rules and the manual settings"
-            f" of {self.settings:,} items. This cannot be undone."
+            f" of {self.settings:,} items (a safety copy is kept: dext-tui snapshots)."
+            + self._merge_note(choice)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -502,9 +515,11 @@ class DisconnectPreview:
             "items": self.items,
             "rules": self.rules,
             "settings": self.settings,
+            "to_merge": self.to_merge,
             "pre_integration": None
             if self.snapshot_taken_at is None
             else {
+                "id": self.snapshot_id,
                 "taken_at": iso(self.snapshot_taken_at),
                 "items": self.snapshot_items,
                 "rules": self.snapshot_rules,

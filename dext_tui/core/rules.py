@@ -3,7 +3,6 @@ a workspace's lists, rules and settings. Writers run these inside one `Store.wri
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -60,7 +59,8 @@ def count_rules(db: sqlite3.Connection, workspace_id: int) -> int:
 
 
 def count_settings(db: sqlite3.Connection, workspace_id: int) -> int:
-    """Items of the current lists carrying a manual setting: hidden, or a category's default tax code."""
+    """Items of the current lists carrying a manual setting: hidden, or a category's default tax code.
+    (Settings on items set aside stay with them, for Merge lists to move.)"""
     return db.execute(
         "SELECT count(*) FROM listitem WHERE workspace_id = ?"
         " AND generation = (SELECT generation FROM workspace WHERE id = ?)"
@@ -75,70 +75,3 @@ def count_current_items(db: sqlite3.Connection, workspace_id: int) -> int:
         " AND generation = (SELECT generation FROM workspace WHERE id = ?)",
         (workspace_id, workspace_id),
     ).fetchone()[0]
-
-
-# -- snapshots ------------------------------------------------------------------------------------
-
-_ITEM_COLUMNS = (
-    "id, kind, connection_id, generation, remote_id, code, name, status, visible, data, origin,"
-    " created_at, updated_at, default_tax_code_id"
-)
-_RULE_COLUMNS = (
-    "id, scope, target_item_id, category_id, tax_code_id, bank_account_id, tracking_id, currency_id,"
-    " description, paid, auto_publish, created_at, updated_at"
-)
-
-
-def snapshot_payload(
-    db: sqlite3.Connection,
-    workspace_id: int,
-    generation: int,
-    *,
-    also: tuple[int, ...] = (),
-    extra: dict[str, Any] | None = None,
-) -> str:
-    """The workspace's lists of one generation (and of the `also` ones), its rules and its items'
-    settings, as JSON text; `extra` rides along (a merge keeps its progress there for undo)."""
-    generations = (generation, *also)
-    marks = ", ".join("?" * len(generations))
-    items = db.execute(
-        f"SELECT {_ITEM_COLUMNS} FROM listitem WHERE workspace_id = ? AND generation IN ({marks})"
-        " ORDER BY id",
-        (workspace_id, *generations),
-    ).fetchall()
-    rules = db.execute(
-        f"SELECT {_RULE_COLUMNS} FROM rule WHERE workspace_id = ? ORDER BY id", (workspace_id,)
-    ).fetchall()
-    payload = {"version": 1, "generation": generation, "items": items, "rules": rules, "extra": extra or {}}
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-
-
-def snapshot_counts(payload: str) -> tuple[int, int]:
-    """(items, rules) in a snapshot."""
-    data = json.loads(payload)
-    return len(data["items"]), len(data["rules"])
-
-
-def restore_snapshot(db: sqlite3.Connection, workspace_id: int, payload: str) -> tuple[int, int]:
-    """Put the snapshot's items back as they were (same ids) and make its rules the workspace's rules.
-    Items of other generations are left as they are (former lists). Returns (items, rules) restored."""
-    data = json.loads(payload)
-    if data.get("version") != 1:
-        raise ValueError(f"unknown snapshot version {data.get('version')!r}")
-    db.execute("PRAGMA defer_foreign_keys = ON")  # items may refer to each other in any order
-    columns = [c.strip() for c in _ITEM_COLUMNS.split(",")]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
-    marks = ", ".join("?" * (len(columns) + 1))
-    db.executemany(
-        f"INSERT INTO listitem ({_ITEM_COLUMNS}, workspace_id) VALUES ({marks})"
-        f" ON CONFLICT (id) DO UPDATE SET {updates}",
-        [(*row, workspace_id) for row in data["items"]],
-    )
-    db.execute("DELETE FROM rule WHERE workspace_id = ?", (workspace_id,))
-    rule_marks = ", ".join("?" * (len(_RULE_COLUMNS.split(",")) + 1))
-    db.executemany(
-        f"INSERT INTO rule ({_RULE_COLUMNS}, workspace_id) VALUES ({rule_marks})",
-        [(*row, workspace_id) for row in data["rules"]],
-    )
-    db.execute("UPDATE workspace SET generation = ? WHERE id = ?", (data["generation"], workspace_id))
-    return len(data["items"]), len(data["rules"])

@@ -17,13 +17,14 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dext_tui.config import load_config
 from dext_tui.connectors.base import Connector, FetchResult
+from dext_tui.core import merge_undo, merging
+from dext_tui.core.attention import Attention, current_generation, needs_attention
 from dext_tui.core.cloud_auth import CLOUD_PROVIDERS, Authorisations, quickbooks_api_base, token_key
 from dext_tui.core.domain import (
     ALL_KINDS,
@@ -56,7 +57,6 @@ from dext_tui.core.domain import (
 from dext_tui.core.errors import ConnectionExpired, DextError, NotConnected, NotFound, UsageError
 from dext_tui.core.history import HistoryRecord, SharedCounts, shared_counts
 from dext_tui.core.lists import (
-    ORDER_BY,
     apply_remote_list,
     db_time,
     insert_own_items,
@@ -65,17 +65,17 @@ from dext_tui.core.lists import (
     record_list_error,
     rule_counts,
 )
-from dext_tui.core.merge import MergeItem, suggest
+from dext_tui.core.merge import suggest
+from dext_tui.core.merging import COST_COLUMNS, COST_LINE_COLUMNS
 from dext_tui.core.own_lists import ImportReport, OwnItem, check_item_text, default_items, read_csv
-from dext_tui.core.rules import (
-    count_current_items,
-    count_rules,
-    count_settings,
-    query_rule,
-    query_rules,
-    restore_snapshot,
-    snapshot_counts,
-    snapshot_payload,
+from dext_tui.core.rules import count_current_items, count_rules, count_settings, query_rule, query_rules
+from dext_tui.core.snapshots import (
+    SnapshotInfo,
+    find_snapshot,
+    latest_pre_integration,
+    list_snapshots,
+    restore_payload,
+    take_snapshot,
 )
 from dext_tui.core.text import printable
 from dext_tui.paths import AppPaths, app_paths, ensure_private_dir
@@ -106,41 +106,6 @@ _CHOICE_TEXT = {
     DisconnectChoice.REINSTATE: "reinstated the lists from before integrating",
     DisconnectChoice.MERGE_LATER: "kept the lists; removed rules and settings to merge later",
 }
-
-
-# The Merge lists wizard's order: the lists rules lean on most come first.
-MERGE_ORDER = (
-    Kind.CATEGORIES,
-    Kind.TAX_CODES,
-    Kind.BANK_ACCOUNTS,
-    Kind.TRACKING,
-    Kind.SUPPLIERS,
-    Kind.CUSTOMERS,
-    Kind.CURRENCIES,
-)
-
-
-def _rate_text(rate: object) -> str:
-    """20, "20.00" and 20.0 are the same rate: "20"."""
-    try:
-        value = Decimal(str(rate))
-    except InvalidOperation:
-        return str(rate)
-    return format(value.normalize(), "f") if value.is_finite() else str(rate)
-
-
-def _merge_items(db: sqlite3.Connection, workspace_id: int, generation: int, kind: Kind) -> list[MergeItem]:
-    """One generation's active items of a list, as the suggestion engine takes them."""
-    rows = db.execute(
-        "SELECT id, code, name, data FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = ?"
-        " AND status = 'active'" + ORDER_BY,
-        (workspace_id, generation, kind.value),
-    )
-    out = []
-    for item_id, code, name, data in rows:
-        rate = json.loads(data).get("rate") if data and kind == Kind.TAX_CODES else None
-        out.append(MergeItem(item_id, code, name, None if rate is None else _rate_text(rate)))
-    return out
 
 
 def _shared_items(
@@ -181,16 +146,6 @@ def _shared_items(
     return out
 
 
-def _merge_shared(db: sqlite3.Connection, session_id: int) -> dict[int, dict[int, int]]:
-    """A merge's shared history as `suggest` takes it: {old item id: {new item id: transactions}}."""
-    row = db.execute("SELECT shared FROM mergesession WHERE id = ?", (session_id,)).fetchone()
-    try:
-        stored = json.loads(row[0]) if row and row[0] else {}
-        return {int(old): {int(new): int(n) for new, n in row_.items()} for old, row_ in stored.items()}
-    except (ValueError, TypeError, AttributeError):
-        return {}  # unreadable evidence is no evidence: the names still suggest
-
-
 def _tell_waits(connector: Connector, progress: ProgressFn) -> None:
     """A cloud connector says when the provider makes it wait (a rate limit): the progress shows why."""
     if hasattr(connector, "on_wait"):
@@ -210,97 +165,6 @@ def _move_to(s: Session, conn: Connection, status: ConnectionStatus, reason: str
     if status == ConnectionStatus.DISCONNECTED:
         conn.disconnected_at = at
     s.add(conn)
-
-
-def _add_snapshot(s: Session, workspace_id: int, reason: str, generation: int, at: datetime) -> None:
-    """The workspace's lists of one generation, its rules and settings, kept as they are now."""
-    from dext_tui.store.models import Snapshot
-
-    payload = snapshot_payload(raw(s), workspace_id, generation)
-    s.add(
-        Snapshot(
-            workspace_id=workspace_id, reason=reason, generation=generation, taken_at=at, payload=payload
-        )
-    )
-
-
-def _item_ids(db: sqlite3.Connection, workspace_id: int, generation: int, kind: Kind) -> set[int]:
-    """Every item id of one generation of a list (checking 100,000 ids one query each took seconds)."""
-    rows = db.execute(
-        "SELECT id FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = ?",
-        (workspace_id, generation, kind.value),
-    )
-    return {item_id for (item_id,) in rows}
-
-
-RULE_COLUMNS = ("target_item_id", *(f"{name}_id" for name in RULE_FIELDS))
-COST_COLUMNS = ("supplier_id", "category_id", "tax_code_id", "bank_account_id", "tracking_id")
-COST_LINE_COLUMNS = ("category_id", "tax_code_id", "tracking_id")
-
-
-def _repoint(db: sqlite3.Connection, workspace_id: int, pairs: Sequence[tuple[int, int]], stamp: str) -> int:
-    """Everything that pointed at the former items now points at the new ones they map to; the former
-    items retire. Set-based (a temporary mapping table), so 100,000 items take a second, not minutes.
-    Returns how many rule fields moved."""
-    db.execute("CREATE TEMP TABLE IF NOT EXISTS merge_map (old_id INTEGER PRIMARY KEY, new_id INTEGER)")
-    db.execute("CREATE INDEX IF NOT EXISTS temp.merge_map_new ON merge_map (new_id)")  # settings, by new item
-    db.execute("DELETE FROM merge_map")
-    db.executemany("INSERT INTO merge_map (old_id, new_id) VALUES (?, ?)", pairs)
-    moved = 0
-    for column in RULE_COLUMNS:
-        moved += db.execute(
-            f"UPDATE rule SET {column} = (SELECT new_id FROM merge_map WHERE old_id = rule.{column}),"
-            f" updated_at = ? WHERE workspace_id = ? AND {column} IN (SELECT old_id FROM merge_map)",
-            (stamp, workspace_id),
-        ).rowcount
-    # Costs not yet published follow too (a published one keeps what it was published with).
-    for column in COST_COLUMNS:
-        db.execute(
-            f"UPDATE costitem SET {column} = (SELECT new_id FROM merge_map WHERE old_id = costitem.{column}),"
-            f" updated_at = ? WHERE workspace_id = ? AND state != 'published'"
-            f" AND {column} IN (SELECT old_id FROM merge_map)",
-            (stamp, workspace_id),
-        )
-    for column in COST_LINE_COLUMNS:
-        db.execute(
-            f"UPDATE costline SET {column} = (SELECT new_id FROM merge_map WHERE old_id = costline.{column})"
-            f" WHERE {column} IN (SELECT old_id FROM merge_map) AND item_id IN"
-            " (SELECT id FROM costitem WHERE workspace_id = ? AND state != 'published')",
-            (workspace_id,),
-        )
-    # Manual settings follow: a new item is hidden if a former item mapped to it was, and takes a
-    # former item's default tax code when it has none of its own.
-    db.execute(
-        "UPDATE listitem SET updated_at = ?,"
-        " visible = visible AND NOT EXISTS (SELECT 1 FROM merge_map m JOIN listitem o ON o.id = m.old_id"
-        "  WHERE m.new_id = listitem.id AND NOT o.visible),"
-        " default_tax_code_id = COALESCE(default_tax_code_id, (SELECT o.default_tax_code_id FROM merge_map m"
-        "  JOIN listitem o ON o.id = m.old_id WHERE m.new_id = listitem.id"
-        "  AND o.default_tax_code_id IS NOT NULL ORDER BY o.id LIMIT 1))"
-        " WHERE id IN (SELECT new_id FROM merge_map)",
-        (stamp,),
-    )
-    # Categories whose default tax code was a former tax code now default to the new one.
-    db.execute(
-        "UPDATE listitem SET default_tax_code_id ="
-        " (SELECT new_id FROM merge_map WHERE old_id = listitem.default_tax_code_id)"
-        " WHERE workspace_id = ? AND default_tax_code_id IN (SELECT old_id FROM merge_map)",
-        (workspace_id,),
-    )
-    db.execute(
-        "UPDATE listitem SET status = 'archived', updated_at = ? WHERE id IN (SELECT old_id FROM merge_map)",
-        (stamp,),
-    )
-    db.execute("DELETE FROM merge_map")
-    return moved
-
-
-def _save_progress(db: sqlite3.Connection, session_id: int, progress: dict[str, str]) -> None:
-    done = all(state != "pending" for state in progress.values())
-    db.execute(
-        "UPDATE mergesession SET progress = ?, state = ? WHERE id = ?",
-        (json.dumps(progress), "done" if done else "open", session_id),
-    )
 
 
 def _rule_columns(spec: RuleSpec) -> dict[str, Any]:
@@ -540,15 +404,25 @@ class DextService:
             with self.store.write() as s:
                 workspace = s.get(Workspace, ws.id)
                 assert workspace is not None
-                # The workspace's own lists that were never integrated (generation 0: before any
-                # connection, or reinstated since) are the ones "from before integrating": record them as
-                # they are now, to reinstate one day. After a disconnect that kept a connection's lists,
-                # the earlier record stays the one to go back to.
-                if workspace.generation == 0:
-                    _add_snapshot(s, ws.id, "pre-integration", workspace.generation, now)
-                reason = f"Connected to {PROVIDER_LABELS.get(provider, provider)}: {result.tenant_name}"
+                # The workspace's own lists as they are now are the ones "from before integrating":
+                # Disconnect › Reinstate brings back this record (the latest connect's, whatever lists the
+                # workspace had then: its first ones, or a former connection's kept as its own).
+                label = PROVIDER_LABELS.get(provider, provider)
+                own = workspace.generation
+                take_snapshot(
+                    raw(s), ws.id, "pre-integration", own, db_time(now),
+                    f"Your own lists before connecting to {label}: {result.tenant_name}",
+                )  # fmt: skip
+                reason = f"Connected to {label}: {result.tenant_name}"
                 conn = self._add_connection(s, workspace, provider, target_text, result, now, reason)
-                return self._apply_all(s, ws, conn, result, loop, progress)
+                counts = self._apply_all(s, ws, conn, result, loop, progress)
+                # Rules, settings and costs on the own items set aside: Merge lists maps them onto the
+                # software's lists (Needs attention says so until it is done).
+                merging.open_session(
+                    raw(s), ws.id, from_generation=own, origin="connect", at=db_time(now),
+                    action=f"Connecting to {label}",
+                )  # fmt: skip
+                return counts
 
         counts = await asyncio.to_thread(write)
         info = await asyncio.to_thread(self.connection, ws)
@@ -1111,21 +985,19 @@ class DextService:
             info = connection_info(db, ws.id, ws.name)
             if info is None:
                 raise NotConnected(f"workspace {ws.name!r} has no connection to disconnect")
-            snap = db.execute(
-                "SELECT taken_at, payload FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'"
-                " ORDER BY id DESC LIMIT 1",
-                (ws.id,),
-            ).fetchone()
-            snapshot_items, snapshot_rules = snapshot_counts(snap[1]) if snap else (0, 0)
+            snap = latest_pre_integration(db, ws.id)
+            on_offer = merging.offer(db, ws.id)
             return DisconnectPreview(
                 provider_label=info.provider_label,
                 tenant_name=info.tenant_name,
                 items=count_current_items(db, ws.id),
                 rules=count_rules(db, ws.id),
                 settings=count_settings(db, ws.id),
-                snapshot_taken_at=parse_time(snap[0]) if snap else None,
-                snapshot_items=snapshot_items,
-                snapshot_rules=snapshot_rules,
+                snapshot_taken_at=snap.info.taken_at if snap else None,
+                snapshot_items=snap.info.items if snap else 0,
+                snapshot_rules=snap.info.rules if snap else 0,
+                snapshot_id=snap.info.id if snap else None,
+                to_merge=on_offer.count,
             )
 
     def disconnect(self, ws: WorkspaceRef, choice: DisconnectChoice) -> str:
@@ -1149,7 +1021,7 @@ class DextService:
             self.authorisations.forget(provider, target)
 
     def _disconnect(self, ws: WorkspaceRef, choice: DisconnectChoice) -> str:
-        from dext_tui.store.models import Connection, Workspace
+        from dext_tui.store.models import Connection
 
         preview = self.disconnect_preview(ws)
         if choice == DisconnectChoice.REINSTATE and preview.snapshot_taken_at is None:
@@ -1158,44 +1030,55 @@ class DextService:
                 " before dext-tui recorded them); keep the current lists or merge later instead"
             )
         now = utcnow()
+        stamp = db_time(now)
         with self.store.write() as s:
             db = raw(s)
             info = connection_info(db, ws.id, ws.name)
             if info is None:
                 raise NotConnected(f"workspace {ws.name!r} has no connection to disconnect")
-            workspace = s.get(Workspace, ws.id)
-            assert workspace is not None
-            # As things were just before, whatever the choice (kept, not shown: a safety net).
-            _add_snapshot(s, ws.id, "disconnect", workspace.generation, now)
+            generation = current_generation(db, ws.id)
+            # As things were just before, whatever the choice: a safety copy (dext-tui snapshots).
+            take_snapshot(
+                db, ws.id, "disconnect", generation, stamp,
+                f"Before disconnecting from {info.provider_label}: {info.tenant_name}"
+                f" ({_CHOICE_TEXT[choice]})",
+            )  # fmt: skip
             conn = s.get(Connection, info.id)
             assert conn is not None
             _move_to(s, conn, ConnectionStatus.DISCONNECTED, f"Disconnected ({_CHOICE_TEXT[choice]})", now)
             s.flush()
-            stamp = db_time(now)
+            action = f"Disconnect ({_CHOICE_TEXT[choice]})"
             if choice == DisconnectChoice.REINSTATE:
-                snap = db.execute(
-                    "SELECT payload FROM snapshot WHERE workspace_id = ? AND reason = 'pre-integration'"
-                    " ORDER BY id DESC LIMIT 1",
-                    (ws.id,),
-                ).fetchone()
-                items, rules = restore_snapshot(db, ws.id, snap[0])
+                snap = latest_pre_integration(db, ws.id)
+                assert snap is not None
+                items, rules = restore_payload(db, ws.id, snap.payload)
+                # The connection's lists are set aside: costs (and anything else) still on them are on
+                # offer in Merge lists, onto the reinstated lists; the safety copy brings them back whole.
+                merging.open_session(
+                    db, ws.id, from_generation=generation, origin="reinstate", at=stamp, action=action
+                )
                 s.expire_all()  # the workspace row changed under the ORM
                 return (
                     f"Disconnected from {preview.provider_label}; reinstated the {items:,} items and"
-                    f" {rules:,} rules from before integrating."
+                    f" {rules:,} rules you had on {snap.info.taken_at:%Y-%m-%d %H:%M}, before integrating."
+                    f" The lists set aside are kept as safety copy {self._latest_snapshot_id(db, ws)}"
+                    " (dext-tui snapshots)."
                 )
+            # A merge still pending is carried: its old items stay on offer, to merge into the kept lists.
+            merging.block_undo(db, ws.id, action, stamp)
             db.execute(  # the current lists become the workspace's own
                 "UPDATE listitem SET origin = 'local', updated_at = ?"
                 " WHERE workspace_id = ? AND generation = ?",
-                (stamp, ws.id, workspace.generation),
+                (stamp, ws.id, generation),
             )
             if choice == DisconnectChoice.MERGE_LATER:
                 db.execute("DELETE FROM rule WHERE workspace_id = ?", (ws.id,))
-                db.execute(  # the settings of the current lists, as the preview counted them
+                db.execute(  # the settings of the current lists, as the preview counted them (those of
+                    # items set aside stay with them: Merge lists moves them, later)
                     "UPDATE listitem SET visible = 1, default_tax_code_id = NULL, updated_at = ?"
                     " WHERE workspace_id = ? AND generation = ?"
                     " AND (NOT visible OR default_tax_code_id IS NOT NULL)",
-                    (stamp, ws.id, workspace.generation),
+                    (stamp, ws.id, generation),
                 )
                 return (
                     f"Disconnected from {preview.provider_label}; kept {preview.items:,} items, removed"
@@ -1205,6 +1088,10 @@ class DextService:
                 f"Disconnected from {preview.provider_label}; kept {preview.items:,} items as your own,"
                 f" with {preview.rules:,} rules and {preview.settings:,} item settings."
             )
+
+    @staticmethod
+    def _latest_snapshot_id(db: sqlite3.Connection, ws: WorkspaceRef) -> int:
+        return db.execute("SELECT max(id) FROM snapshot WHERE workspace_id = ?", (ws.id,)).fetchone()[0]
 
     # -- change connection and merge lists --------------------------------------------------------
 
@@ -1260,7 +1147,7 @@ class DextService:
         label = PROVIDER_LABELS.get(provider, provider)
 
         def write() -> list[ListCounts]:
-            from dext_tui.store.models import Connection, MergeSession, Workspace
+            from dext_tui.store.models import Connection, Workspace
 
             now = utcnow()
             with self.store.write() as s:
@@ -1276,35 +1163,16 @@ class DextService:
                     f" (changed from {current.provider_label}: {current.tenant_name})"
                 )
                 conn = self._add_connection(s, workspace, provider, target_text, result, now, reason)
-                generation = conn.generation
-                db.execute(
-                    "UPDATE mergesession SET state = 'abandoned' WHERE workspace_id = ? AND state = 'open'",
-                    (ws.id,),
-                )
-                former = [
-                    k
-                    for (k,) in db.execute(
-                        "SELECT DISTINCT kind FROM listitem WHERE workspace_id = ? AND generation = ?",
-                        (ws.id, from_generation),
-                    )
-                ]
-                order = [k.value for k in MERGE_ORDER]
-                pending = {k: "pending" for k in sorted(former, key=order.index)}
-                merge = MergeSession(
-                    workspace_id=ws.id,
-                    from_generation=from_generation,
-                    to_generation=generation,
-                    created_at=now,
-                    state="open" if pending else "done",
-                    progress=json.dumps(pending),
-                )
                 counts = self._apply_all(s, ws, conn, result, loop, progress)
                 # The new items have their ids now: the shared history can name them.
-                merge.shared = json.dumps(
-                    _shared_items(db, ws.id, from_generation, generation, shared_by_remote),
+                shared = json.dumps(
+                    _shared_items(db, ws.id, from_generation, conn.generation, shared_by_remote),
                     separators=(",", ":"),
                 )
-                s.add(merge)
+                merging.open_session(
+                    db, ws.id, from_generation=from_generation, origin="change", at=db_time(now),
+                    action=f"Change connection to {label}", shared=shared,
+                )  # fmt: skip
                 return counts
 
         counts = await asyncio.to_thread(write)
@@ -1326,39 +1194,36 @@ class DextService:
         except Exception:
             return None
 
-    def _open_merge(
-        self, db: sqlite3.Connection, ws: WorkspaceRef
-    ) -> tuple[int, int, int, dict[str, str]] | None:
-        row = db.execute(
-            "SELECT id, from_generation, to_generation, progress FROM mergesession"
-            " WHERE workspace_id = ? AND state = 'open' ORDER BY id DESC LIMIT 1",
-            (ws.id,),
-        ).fetchone()
-        return (row[0], row[1], row[2], json.loads(row[3])) if row else None
+    def merge_offer(self, ws: WorkspaceRef) -> merging.Offer:
+        """The old items Merge lists offers, per list, and each list's state (pending, left, skipped)."""
+        with self.store.read() as db:
+            return merging.offer(db, ws.id)
 
     def _nothing_to_merge(self, db: sqlite3.Connection, ws: WorkspaceRef) -> str:
         done = db.execute(
-            "SELECT 1 FROM mergesession WHERE workspace_id = ? AND state = 'done'", (ws.id,)
+            "SELECT 1 FROM mergesession WHERE workspace_id = ? AND (origin = 'change' OR undo IS NOT NULL)",
+            (ws.id,),
         ).fetchone()
         if done:
-            return "every list has been merged or skipped (merge --undo takes the last merge back)"
+            return (
+                "every list has been merged: no former item holds a rule, a setting or a cost any more"
+                " (merge --undo takes the last merge back)"
+            )
         return f"workspace {ws.name!r} has no lists to merge (they come with Change connection)"
 
     def merge_plan(self, ws: WorkspaceRef) -> MergePlan:
-        """Each former item of every list still to merge, with the new item suggested for it."""
+        """Each old item on offer, per list, with the new item suggested for it."""
         with self.store.read() as db:
-            session = self._open_merge(db, ws)
-            if session is None:
+            session = merging.latest_session(db, ws.id)
+            on_offer = merging.offer(db, ws.id, session)
+            if not on_offer.available:
                 raise DextError(self._nothing_to_merge(db, ws))
-            session_id, from_generation, to_generation, progress = session
-            shared = _merge_shared(db, session_id)
+            shared = merging.shared_history(db, session.id) if session else {}
             lists: dict[Kind, list[MergeRow]] = {}
-            for kind_value, state in progress.items():
-                if state != "pending":
-                    continue
-                kind = Kind(kind_value)
-                old = _merge_items(db, ws.id, from_generation, kind)
-                new = _merge_items(db, ws.id, to_generation, kind)
+            for kind, ids in on_offer.items.items():
+                where = "id IN (SELECT value FROM json_each(?))"
+                old = merging.merge_items(db, kind, where, (json.dumps(ids),))
+                new = merging.new_items(db, ws.id, kind)
                 names = {i.id: i for i in new}
                 suggestions = suggest(old, new, shared)
                 rows = []
@@ -1374,7 +1239,7 @@ class DextService:
                         )
                     )
                 lists[kind] = rows
-            return MergePlan(lists, {Kind(k): v for k, v in progress.items()})
+            return MergePlan(lists, dict(on_offer.states))
 
     def merge_apply(
         self,
@@ -1383,84 +1248,16 @@ class DextService:
         *,
         skip: Sequence[Kind] = (),
     ) -> str:
-        """Re-point rules and item settings from former items to the new items they map to, in one
-        transaction, after a snapshot for undo. Mapped former items retire; unmapped ones stay as former
-        items with their rules. Lists in `skip` are skipped whole in the same transaction (the wizard's
-        Apply). Every id is checked first: a bad one names itself and nothing changes."""
-        now = utcnow()
-        stamp = db_time(now)
+        """Re-point rules, item settings and unpublished costs from old items to the new items they map to,
+        in one transaction, recording exactly what changed for undo. Mapped old items retire; items left
+        (mapped to None) stay on offer while anything holds them. Lists in `skip` are skipped in the same
+        transaction (the wizard's Apply). Every id is checked first: a bad one names itself and nothing
+        changes."""
+        stamp = db_time(utcnow())
         with self.store.transaction() as db:
-            session = self._open_merge(db, ws)
-            if session is None:
+            if not merging.offer(db, ws.id).available:
                 raise DextError(self._nothing_to_merge(db, ws))
-            session_id, from_generation, to_generation, progress = session
-            problems = []
-            for kind in skip:
-                if progress.get(kind.value) != "pending":
-                    problems.append(f"{kind.cli_name}: nothing left to merge, so nothing to skip")
-            for kind, pairs in mapping.items():
-                state = progress.get(kind.value)
-                if state != "pending":
-                    problems.append(f"{kind.cli_name}: {'already ' + state if state else 'nothing to merge'}")
-                    continue
-                former = _item_ids(db, ws.id, from_generation, kind)
-                current = _item_ids(db, ws.id, to_generation, kind)
-                for old_id, new_id in pairs.items():
-                    if old_id not in former:
-                        problems.append(f"{kind.cli_name}: {old_id} is not a former item of this list")
-                    if new_id is not None and new_id not in current:
-                        problems.append(f"{kind.cli_name}: {new_id} is not an item of the new list")
-            # One rule per supplier (customer, payment method): two former items mapped to one new item
-            # cannot both bring their rules.
-            flat = {old: new for pairs in mapping.values() for old, new in pairs.items() if new is not None}
-            targets: dict[tuple[str, int], int] = {}
-            for rule_id, scope, target in db.execute(
-                "SELECT id, scope, target_item_id FROM rule WHERE workspace_id = ?", (ws.id,)
-            ):
-                key = (scope, flat.get(target, target))
-                if key in targets:
-                    problems.append(
-                        f"rules {targets[key]} and {rule_id} would both be for item {key[1]};"
-                        " remove one of them or map one of their items elsewhere"
-                    )
-                targets[key] = rule_id
-            if problems:
-                raise DextError("; ".join(problems) + "; nothing was merged")
-            db.execute(
-                "INSERT INTO snapshot (workspace_id, reason, generation, taken_at, payload)"
-                " VALUES (?, 'merge', ?, ?, ?)",
-                (
-                    ws.id,
-                    to_generation,
-                    stamp,
-                    snapshot_payload(
-                        db, ws.id, to_generation, also=(from_generation,), extra={"progress": progress}
-                    ),
-                ),
-            )
-            moved_pairs = [(o, n) for pairs in mapping.values() for o, n in pairs.items() if n is not None]
-            mapped = len(moved_pairs)
-            moved = _repoint(db, ws.id, moved_pairs, stamp)
-            left = 0
-            for kind, pairs in mapping.items():
-                # A list is merged once every former item has been decided (mapped, or left with null);
-                # until then it stays on offer with what is left.
-                remaining = {
-                    item_id
-                    for (item_id,) in db.execute(
-                        "SELECT id FROM listitem WHERE workspace_id = ? AND generation = ? AND kind = ?"
-                        " AND status = 'active'",
-                        (ws.id, from_generation, kind.value),
-                    )
-                }
-                if remaining <= set(pairs):
-                    progress[kind.value] = "merged"
-                else:
-                    left += len(remaining - set(pairs))
-            for kind in skip:
-                progress[kind.value] = "skipped"
-            _save_progress(db, session_id, progress)
-            db.execute("UPDATE mergesession SET draft = '{}' WHERE id = ?", (session_id,))
+            mapped, moved, left = merging.apply(db, ws.id, mapping, skip, stamp)
         kinds = ", ".join(k.label.lower() for k in mapping)
         tail = f"; {left:,} former items still to merge" if left else ""
         skipped = f"Skipped {', '.join(k.label.lower() for k in skip)}." if skip else ""
@@ -1475,82 +1272,75 @@ class DextService:
         mapping = {
             kind: {r.old.id: r.suggestion.id for r in rows if r.suggestion and r.confidence >= min_confidence}
             for kind, rows in plan.lists.items()
+            if plan.states.get(kind) == "pending"
         }
         if not any(mapping.values()):
             raise DextError(f"no suggestion is {min_confidence:.0%} sure or more; nothing was merged")
         return self.merge_apply(ws, {k: v for k, v in mapping.items() if v})
 
     def merge_skip(self, ws: WorkspaceRef, kind: Kind) -> None:
-        """Leave a list's former items as they are (their rules keep pointing at them)."""
+        """Leave a list's old items as they are for now (their rules keep pointing at them, and Merge lists
+        keeps offering them)."""
         with self.store.transaction() as db:
-            session = self._open_merge(db, ws)
-            if session is None or session[3].get(kind.value) != "pending":
+            if not merging.offer(db, ws.id).items.get(kind):
                 raise DextError(f"{kind.label.lower()} has nothing left to merge")
-            session[3][kind.value] = "skipped"
-            _save_progress(db, session[0], session[3])
+            session = merging.ensure_session(db, ws.id, db_time(utcnow()))
+            session.progress[kind.value] = "skipped"
+            session.save(db)
+
+    def _merge_undo_record(self, db: sqlite3.Connection, ws: WorkspaceRef) -> tuple[int, dict[str, Any]]:
+        session = merging.latest_session(db, ws.id)
+        if session is None or not session.undo:
+            raise DextError("there is nothing to undo: no merge since the last change of lists")
+        return session.id, session.undo
+
+    def merge_undo_preview(self, ws: WorkspaceRef) -> str:
+        """What Undo last merge would put back, or why it cannot (DextError)."""
+        with self.store.read() as db:
+            _, record = self._merge_undo_record(db, ws)
+            refusal = merge_undo.refusal(db, record)
+            if refusal:
+                raise DextError(refusal)
+            return merge_undo.describe(record)
 
     def merge_undo(self, ws: WorkspaceRef) -> str:
-        """Put back the rules, items and merge progress as they were before the last merge."""
+        """Put back exactly what the last merge changed: rules, item settings, cost items and the why of
+        their fields, the merge's progress, left items and saved choices. Refused, naming it, when a later
+        action touched any of those rows."""
         with self.store.transaction() as db:
-            row = db.execute(
-                "SELECT id, payload FROM snapshot WHERE workspace_id = ? AND reason = 'merge'"
-                " ORDER BY id DESC LIMIT 1",
-                (ws.id,),
-            ).fetchone()
-            session = db.execute(
-                "SELECT id FROM mergesession WHERE workspace_id = ? AND state IN ('open', 'done')"
-                " ORDER BY id DESC LIMIT 1",
-                (ws.id,),
-            ).fetchone()
-            if row is None or session is None:
-                raise DextError("there is no merge to undo")
-            items, rules = restore_snapshot(db, ws.id, row[1])
-            progress = json.loads(row[1])["extra"]["progress"]
-            _save_progress(db, session[0], progress)
-            db.execute("DELETE FROM snapshot WHERE id = ?", (row[0],))
-        return f"Undid the last merge: {rules:,} rules and {items:,} items are as they were before it."
+            session_id, record = self._merge_undo_record(db, ws)
+            refusal = merge_undo.refusal(db, record)
+            if refusal:
+                raise DextError(refusal)
+            rules, costs, items = merge_undo.undo(db, record)
+            before = record["session"]
+            db.execute(
+                "UPDATE mergesession SET progress = ?, left_ids = ?, draft = ?, undo = NULL, state = 'open'"
+                " WHERE id = ?",
+                (json.dumps(before["progress"]), json.dumps(before["left"]), before["draft"], session_id),
+            )
+        return (
+            f"Undid the last merge: {rules:,} rules, {costs:,} cost items and {items:,} list items are as"
+            " they were before it."
+        )
 
     def merge_undo_available(self, ws: WorkspaceRef) -> bool:
         with self.store.read() as db:
-            return (
-                db.execute(
-                    "SELECT 1 FROM snapshot WHERE workspace_id = ? AND reason = 'merge' LIMIT 1", (ws.id,)
-                ).fetchone()
-                is not None
-            )
+            session = merging.latest_session(db, ws.id)
+            return session is not None and bool(session.undo) and "blocked" not in session.undo
 
     def merge_weights(self, ws: WorkspaceRef) -> dict[int, tuple[int, int]]:
-        """For each former item still to merge that anything leans on: (rule fields that point at it,
-        manual settings that follow it: hidden, a default tax code, categories defaulting to it)."""
+        """For each old item on offer that anything leans on: (rule fields that point at it, manual settings
+        and cost fields that follow it)."""
         with self.store.read() as db:
-            session = self._open_merge(db, ws)
-            if session is None:
-                return {}
-            from_generation = session[1]
-            rules = rule_counts(db, ws.id)
-            defaulted = dict(
-                db.execute(
-                    "SELECT default_tax_code_id, count(*) FROM listitem WHERE workspace_id = ?"
-                    " AND default_tax_code_id IS NOT NULL GROUP BY default_tax_code_id",
-                    (ws.id,),
-                ).fetchall()
-            )
-            out: dict[int, tuple[int, int]] = {}
-            for item_id, hidden, has_default in db.execute(
-                "SELECT id, NOT visible, default_tax_code_id IS NOT NULL FROM listitem"
-                " WHERE workspace_id = ? AND generation = ? AND status = 'active'",
-                (ws.id, from_generation),
-            ):
-                settings = int(hidden) + int(has_default) + defaulted.get(item_id, 0)
-                if rules.get(item_id) or settings:
-                    out[item_id] = (rules.get(item_id, 0), settings)
-            return out
+            ids = {i for ids in merging.offer(db, ws.id).items.values() for i in ids}
+            return {i: (r, s + c) for i, (r, s, c) in merging.weights(db, ws.id, ids).items()}
 
     def merge_draft(self, ws: WorkspaceRef) -> MergeDraft:
         """Where the Merge lists wizard was left (an empty draft when it never was)."""
         with self.store.read() as db:
             row = db.execute(
-                "SELECT draft FROM mergesession WHERE workspace_id = ? AND state = 'open'"
+                "SELECT draft FROM mergesession WHERE workspace_id = ? AND state != 'abandoned'"
                 " ORDER BY id DESC LIMIT 1",
                 (ws.id,),
             ).fetchone()
@@ -1561,12 +1351,50 @@ class DextService:
 
     def save_merge_draft(self, ws: WorkspaceRef, draft: MergeDraft) -> None:
         with self.store.transaction() as db:
-            session = self._open_merge(db, ws)
-            if session is not None:
-                db.execute(
-                    "UPDATE mergesession SET draft = ? WHERE id = ?",
-                    (json.dumps(draft.to_json()), session[0]),
+            session = merging.ensure_session(db, ws.id, db_time(utcnow()))
+            db.execute(
+                "UPDATE mergesession SET draft = ? WHERE id = ?", (json.dumps(draft.to_json()), session.id)
+            )
+
+    # -- needs attention and safety copies ---------------------------------------------------------
+
+    def attention(self, ws: WorkspaceRef) -> Attention:
+        """Every rule field, item setting and unpublished cost field pointing at an item that is not
+        active, current and visible, with the action that fixes it now."""
+        with self.store.read() as db:
+            return needs_attention(db, ws.id)
+
+    def snapshots(self, ws: WorkspaceRef) -> list[SnapshotInfo]:
+        with self.store.read() as db:
+            return list_snapshots(db, ws.id)
+
+    def restore_snapshot(self, ws: WorkspaceRef, snapshot_id: int) -> str:
+        """Bring a safety copy back (its lists, rules and settings), after a new safety copy of now. Only
+        with nothing connected: the restored lists become the workspace's own."""
+        now = utcnow()
+        stamp = db_time(now)
+        with self.store.transaction() as db:
+            info = connection_info(db, ws.id, ws.name)
+            if info is not None:
+                raise DextError(
+                    f"workspace {ws.name!r} is connected to {info.provider_label}: a safety copy can be"
+                    " restored only with nothing connected (Disconnect › Keep the current lists first)"
                 )
+            found = find_snapshot(db, ws.id, snapshot_id)
+            if found is None:
+                raise NotFound(f"no safety copy {snapshot_id} in workspace {ws.name!r} (dext-tui snapshots)")
+            before = current_generation(db, ws.id)
+            take_snapshot(db, ws.id, "restore", before, stamp)
+            items, rules = restore_payload(db, ws.id, found.payload, own=True)
+            merging.open_session(
+                db, ws.id, from_generation=before, origin="restore", at=stamp,
+                action=f"Restoring safety copy {snapshot_id}",
+            )  # fmt: skip
+        return (
+            f"Restored safety copy {snapshot_id} ({found.info.what}): {items:,} items and {rules:,} rules are"
+            f" as they were on {found.info.taken_at:%Y-%m-%d %H:%M}; the lists before it are kept as"
+            " a safety copy too."
+        )
 
     # -- demo -------------------------------------------------------------------------------------
 

@@ -183,6 +183,17 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX ix_costline_item_id ON costline (item_id)",
     ],
+    # 6: lifecycle integrity: what opened a merge, the items left for later, and the undo of the last
+    # Apply (exactly the rows it changed, before and after)
+    [
+        # change (the former lists of a change of connection) | connect (own lists set aside by a
+        # connection) | reinstate (a connection's lists set aside by reinstate) | restore
+        "ALTER TABLE mergesession ADD COLUMN origin VARCHAR NOT NULL DEFAULT 'change'",
+        "ALTER TABLE mergesession ADD COLUMN left_ids TEXT NOT NULL DEFAULT '[]'",  # JSON [item id]
+        "ALTER TABLE mergesession ADD COLUMN undo TEXT",  # JSON, see core/merge_undo.py
+        "CREATE INDEX ix_rule_workspace ON rule (workspace_id)",
+        "CREATE INDEX ix_listitem_generation ON listitem (workspace_id, generation, kind, status)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -134,6 +134,9 @@ class MergeSession(SQLModel, table=True):
     # JSON {old item id: {new item id: transactions they share}} (ids as text), from both books' history
     shared: str = "{}"
     draft: str = "{}"  # JSON: the Merge lists wizard's saved choices, not applied yet
+    origin: str = "change"  # change | connect | reinstate | restore: what set the old items aside
+    left_ids: str = "[]"  # JSON [item id]: former items the user left as they are (this session)
+    undo: str | None = None  # JSON: how to take the last Apply back (core/merge_undo.py)
 
 
 class Snapshot(SQLModel, table=True):
@@ -141,7 +144,7 @@ class Snapshot(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
-    reason: str  # pre-integration | disconnect
+    reason: str  # pre-integration | disconnect | restore (| merge, before schema 6)
     generation: int
     taken_at: datetime
     payload: str

@@ -3,7 +3,6 @@ the TUI opens with them before its first paint; sqlmodel and SQLAlchemy load onl
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import UTC, datetime
 
@@ -12,10 +11,10 @@ from dext_tui.core.domain import (
     ConnectionEventInfo,
     ConnectionInfo,
     ConnectionStatus,
-    Kind,
     ListSyncInfo,
     utcnow,
 )
+from dext_tui.core.merging import offer
 
 RECENT_EVENTS = 6  # shown on the Integration page
 
@@ -61,14 +60,7 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
             (row[0], RECENT_EVENTS),
         )
     )
-    merge = db.execute(
-        "SELECT progress FROM mergesession WHERE workspace_id = ? AND state = 'open'"
-        " ORDER BY id DESC LIMIT 1",
-        (workspace_id,),
-    ).fetchone()
-    to_merge = (
-        tuple(Kind(k) for k, state in json.loads(merge[0]).items() if state == "pending") if merge else ()
-    )
+    to_merge = offer(db, workspace_id).pending
     status, reason = ConnectionStatus(row[4]), row[5]
     expires_at = parse_time(row[8])
     if status == ConnectionStatus.CONNECTED and expires_at is not None and expires_at <= utcnow():
