@@ -77,7 +77,7 @@ async def test_undo_of_a_merge_puts_back_the_costs_it_re_pointed_and_their_why(
 async def test_undo_is_refused_naming_the_later_action_that_touched_what_it_would_put_back(
     service, small_ledger: Path, write_ledger
 ) -> None:
-    ws, rule, cost = await rail_cost_filled_by_a_rule(service, small_ledger)
+    ws, rule, _ = await rail_cost_filled_by_a_rule(service, small_ledger)
     await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
     service.merge_accept(ws, 0.5)
     merged = service.rule(ws, rule.id)
@@ -186,7 +186,8 @@ async def test_attention_reports_archived_and_hidden_items_with_fixes_that_exist
     }
     archived = next(e for e in report.costs if e.field == "category")
     assert archived.fix == (
-        f"restore 'Expenses:Travel · Travel' in Beancount and refresh; or edit cost {cost.id} (Costs › Inbox › e)"
+        "restore 'Expenses:Travel · Travel' in Beancount and refresh;"
+        f" or edit cost {cost.id} (Costs › Inbox › e)"
     )
     service.set_visible(ws, rail.id, True)
     assert [e.field for e in service.attention(ws).entries()] == ["category"]
