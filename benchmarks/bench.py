@@ -55,6 +55,7 @@ PARTS = (
     "cloud",
     "publish",
     "inbox",
+    "attention",
 )
 DEFAULT_LEDGER = Path("/tmp/big.beancount")  # 100,000 payees, 2,000 accounts
 DEFAULT_SUPPLIERS_LEDGER = Path(
@@ -2569,7 +2570,111 @@ async def part_inbox(ctx: Context) -> None:
 
 # -- driver ------------------------------------------------------------------------------------------
 
+# -- 12. Needs attention: 100,000 suppliers, 5,000 rules ---------------------------------------------
+
+ATTENTION_SUPPLIERS = 100_000
+ATTENTION_RULES = 5_000
+
+
+def fill_attention(data_dir: Path) -> int:
+    """A workspace after a change of connection, straight into the store: 100,000 former suppliers and
+    100,000 new ones, 200 categories in each, and 5,000 supplier rules on former suppliers and categories
+    (a quarter already merged onto new items, some hidden), 2,000 costs not yet published on them."""
+    import uuid
+
+    from dext_tui.core.service import DextService
+
+    DextService.open(data_dir).close()  # the schema
+    stamp = "2026-01-01 00:00:00.000000"
+    with contextlib.closing(sqlite3.connect(data_dir / "dext.db")) as db, db:
+        db.execute("INSERT INTO workspace (name, created_at, generation) VALUES (?, ?, 2)", (WORKSPACE, stamp))
+        ws = db.execute("SELECT id FROM workspace").fetchone()[0]
+        for generation in (1, 2):
+            db.execute(
+                "INSERT INTO connection (workspace_id, provider, target, tenant_name, status, connected_at,"
+                " generation) VALUES (?, 'beancount', '/books.beancount', 'Books', ?, ?, ?)",
+                (ws, "disconnected" if generation == 1 else "connected", stamp, generation),
+            )
+        rows = []
+        for generation in (1, 2):
+            for kind, n in (("suppliers", ATTENTION_SUPPLIERS), ("categories", 200)):
+                rows += [
+                    (ws, kind, generation, generation, f"{kind}-{i}", None, f"{kind[:-1].title()} {i}",
+                     "active", 1 if i % 50 else 0, "remote", stamp, stamp)
+                    for i in range(n)
+                ]  # fmt: skip
+        db.executemany(
+            "INSERT INTO listitem (workspace_id, kind, connection_id, generation, remote_id, code, name,"
+            " status, visible, origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        ids = {
+            (g, k): [r[0] for r in db.execute(
+                "SELECT id FROM listitem WHERE generation = ? AND kind = ? ORDER BY id", (g, k))]
+            for g in (1, 2) for k in ("suppliers", "categories")
+        }  # fmt: skip
+        rules = []
+        for i in range(ATTENTION_RULES):
+            g = 2 if i % 4 == 0 else 1  # a quarter merged already
+            rules.append(
+                (ws, "supplier", ids[g, "suppliers"][i * 19], ids[g, "categories"][i % 200], stamp, stamp)
+            )
+        db.executemany(
+            "INSERT INTO rule (workspace_id, scope, target_item_id, category_id, auto_publish, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, 'none', ?, ?)",
+            rules,
+        )
+        db.executemany(
+            "INSERT INTO costitem (workspace_id, uid, date, supplier_id, total, currency, category_id, paid,"
+            " sources, state, created_at, updated_at) VALUES (?, ?, '2026-01-01', ?, '10.00', 'GBP', ?, 0,"
+            " '{}', 'ready', ?, ?)",
+            [(ws, uuid.uuid4().hex, ids[1, "suppliers"][i * 7], ids[1, "categories"][i % 200], stamp, stamp)
+             for i in range(2_000)],
+        )  # fmt: skip
+        db.execute(
+            "INSERT INTO mergesession (workspace_id, from_generation, to_generation, created_at, state,"
+            " progress, origin) VALUES (?, 1, 2, ?, 'open', '{}', 'change')",
+            (ws, stamp),
+        )
+    return ws
+
+
+async def part_attention(ctx: Context) -> None:
+    from dext_tui.core.service import DextService
+
+    data_dir = ctx.new_data_dir("attention")
+    fill_attention(data_dir)
+    service = DextService.open(data_dir)
+    try:
+        ws = service.find_workspace(WORKSPACE)
+        assert ws is not None
+        samples, offers, statuses = [], [], []
+        for _ in range(5):
+            t = perf()
+            report = service.attention(ws)
+            samples.append(perf() - t)
+            t = perf()
+            offer = service.merge_offer(ws)
+            offers.append(perf() - t)
+            t = perf()
+            service.connection(ws)
+            statuses.append(perf() - t)
+        ctx.details["attention"] = {"attention_s": samples, "offer_s": offers, "status_s": statuses}
+        note = f"{report.total:,} entries ({len(report.rules):,} rule fields, {len(report.costs):,} cost fields)"
+        ctx.add(Figure("attention", "12a Needs attention recomputed (median of 5)",
+                       statistics.median(samples), "s", 0.5, note=note))  # fmt: skip
+        ctx.add(Figure("attention", "12b Merge lists' offer (every old item still holding something)",
+                       statistics.median(offers), "s", 0.5, info=True,
+                       note=f"{offer.count:,} items on offer"))  # fmt: skip
+        ctx.add(Figure("attention", "12c the Integration page's status read (offer included)",
+                       statistics.median(statuses), "s", 0.5, info=True))  # fmt: skip
+    finally:
+        service.close()
+
+
+
 PART_FUNCS = {
+    "attention": part_attention,
     "refresh": part_refresh,
     "unchanged": part_unchanged,
     "keys": part_keys,
@@ -2594,6 +2699,7 @@ TITLES = {
     "cloud": "9. Xero over loopback: 50,000 contacts, then a refresh with nothing changed (issue 5)",
     "publish": "10. Publish 1,000 bills to a bean-example ledger (issue 6)",
     "inbox": "11. The costs inbox with 100,000 items (issue 6)",
+    "attention": "12. Needs attention with 100,000 suppliers and 5,000 rules (issue 12)",
 }
 
 

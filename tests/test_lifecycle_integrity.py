@@ -124,6 +124,9 @@ async def test_disconnect_keep_with_a_merge_pending_leaves_it_on_offer_never_a_d
     plan = service.merge_plan(ws)
     row = next(r for r in plan.lists[Kind.SUPPLIERS] if r.old.id == rail.id)
     assert plan.states[Kind.SUPPLIERS] == "pending"
+    # The status every screen reads says the same, without listing the items.
+    assert service.connection(ws).to_merge == service.merge_offer(ws).pending
+    assert Kind.SUPPLIERS in service.connection(ws).to_merge
     company = service.find_item(ws, Kind.SUPPLIERS, "Rail Company Ltd")
     service.merge_apply(ws, {Kind.SUPPLIERS: {row.old.id: company.id}})
     assert service.rule(ws, rule.id).target.id == company.id

@@ -220,13 +220,37 @@ def current_generation(db: sqlite3.Connection, workspace_id: int) -> int:
     return row[0] if row else 0
 
 
-def referenced_old_items(db: sqlite3.Connection, workspace_id: int) -> set[int]:
+def _references_sql() -> str:
+    """Every item id a rule, a setting or an unpublished cost (or line) holds, as one set-based query
+    (:ws the workspace): the same references `scan_references` reads one by one."""
+    parts = [f"SELECT {c}_id FROM rule WHERE workspace_id = :ws" for c in ("target_item", *RULE_FIELDS)]
+    settings = "(NOT visible OR default_tax_code_id IS NOT NULL)"  # as ix_listitem_settings says it
+    parts.append(f"SELECT id FROM listitem WHERE workspace_id = :ws AND {settings}")
+    parts.append(
+        "SELECT default_tax_code_id FROM listitem"
+        " WHERE workspace_id = :ws AND default_tax_code_id IS NOT NULL"
+    )
+    parts += [
+        f"SELECT {c}_id FROM costitem WHERE workspace_id = :ws AND state != 'published'" for c in COST_FIELDS
+    ]
+    parts += [
+        f"SELECT l.{c}_id FROM costline l JOIN costitem c ON c.id = l.item_id"
+        " WHERE c.workspace_id = :ws AND c.state != 'published'"
+        for c in LINE_FIELDS
+    ]
+    return " UNION ".join(parts)
+
+
+_OLD_REFERENCED = (
+    f"WITH r (id) AS ({_references_sql()}) SELECT i.id, i.kind FROM r JOIN listitem i ON i.id = r.id"
+    " WHERE i.generation != (SELECT generation FROM workspace WHERE id = :ws)"
+)
+
+
+def referenced_old_items(db: sqlite3.Connection, workspace_id: int) -> dict[int, str]:
     """Items of other generations than the current one that a rule, a setting or an unpublished cost still
-    holds: what Merge lists keeps offering until each is mapped (or the reference goes)."""
-    refs, _ = scan_references(db, workspace_id)
-    items = load_items(db, {r.item_id for r in refs})
-    current = current_generation(db, workspace_id)
-    return {i.id for i in items.values() if i.generation != current}
+    holds ({id: kind}): what Merge lists keeps offering until each is mapped (or the reference goes)."""
+    return dict(db.execute(_OLD_REFERENCED, {"ws": workspace_id}).fetchall())
 
 
 def _problem(item: _Item, current: int, former: set[int]) -> str | None:

@@ -171,7 +171,7 @@ class Offer:
 def offer(db: sqlite3.Connection, workspace_id: int, session: Session | None = None) -> Offer:
     session = session if session is not None else latest_session(db, workspace_id)
     current = current_generation(db, workspace_id)
-    wanted = referenced_old_items(db, workspace_id)
+    wanted = set(referenced_old_items(db, workspace_id))
     left = session.left if session else set()
     if session is not None and session.origin == "change" and session.from_generation != current:
         wanted |= {
@@ -204,6 +204,26 @@ def offer(db: sqlite3.Connection, workspace_id: int, session: Session | None = N
             states[kind] = "left"
     ordered = {k: by_kind[k] for k in MERGE_ORDER if k in by_kind}
     return Offer(ordered, states)
+
+
+def pending_kinds(db: sqlite3.Connection, workspace_id: int) -> tuple[Kind, ...]:
+    """`offer(...).pending` without listing the items: the lists with an undecided old item, for the
+    status every screen reads (100,000 former suppliers: milliseconds, not the offer's third of a second)."""
+    session = latest_session(db, workspace_id)
+    left = session.left if session else set()
+    kinds = {kind for item_id, kind in referenced_old_items(db, workspace_id).items() if item_id not in left}
+    current = current_generation(db, workspace_id)
+    if session is not None and session.origin == "change" and session.from_generation != current:
+        kinds |= {
+            k
+            for (k,) in db.execute(
+                "SELECT DISTINCT kind FROM listitem WHERE workspace_id = ? AND generation = ?"
+                " AND status = 'active' AND id NOT IN (SELECT value FROM json_each(?))",
+                (workspace_id, session.from_generation, json.dumps(sorted(left))),
+            )
+        }
+    skipped = {k for k, state in (session.progress if session else {}).items() if state == "skipped"}
+    return tuple(k for k in MERGE_ORDER if k.value in kinds and k.value not in skipped)
 
 
 def _rate_text(rate: object) -> str:

@@ -193,6 +193,10 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE mergesession ADD COLUMN undo TEXT",  # JSON, see core/merge_undo.py
         "CREATE INDEX ix_rule_workspace ON rule (workspace_id)",
         "CREATE INDEX ix_listitem_generation ON listitem (workspace_id, generation, kind, status)",
+        # Items carrying a manual setting: Needs attention and Merge lists read them on every status
+        "CREATE INDEX ix_listitem_settings ON listitem (workspace_id)"
+        " WHERE NOT visible OR default_tax_code_id IS NOT NULL",
+        "CREATE INDEX ix_costitem_open ON costitem (workspace_id) WHERE state != 'published'",
     ],
 ]
 

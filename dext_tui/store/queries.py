@@ -14,7 +14,7 @@ from dext_tui.core.domain import (
     ListSyncInfo,
     utcnow,
 )
-from dext_tui.core.merging import offer
+from dext_tui.core.merging import pending_kinds
 
 RECENT_EVENTS = 6  # shown on the Integration page
 
@@ -60,7 +60,7 @@ def connection_info(db: sqlite3.Connection, workspace_id: int, workspace: str) -
             (row[0], RECENT_EVENTS),
         )
     )
-    to_merge = offer(db, workspace_id).pending
+    to_merge = pending_kinds(db, workspace_id)
     status, reason = ConnectionStatus(row[4]), row[5]
     expires_at = parse_time(row[8])
     if status == ConnectionStatus.CONNECTED and expires_at is not None and expires_at <= utcnow():
