@@ -23,6 +23,7 @@ from dext_tui.core.domain import (
     ConnectionStatus,
     Kind,
     ListCounts,
+    WorkspaceOverview,
     normalise_workspace_name,
 )
 from dext_tui.core.text import printable
@@ -81,6 +82,9 @@ class DextApp(App[int]):
         self.workspace: WorkspaceRef = None  # type: ignore[assignment]
         self.info: ConnectionInfo | None = None
         self.own_totals: dict[Kind, int] = {}  # items in each own list, shown while nothing is connected
+        self.overview = (
+            WorkspaceOverview()
+        )  # lists to merge, what needs attention (with or without a connection)
         self.clock = clock
         self.ready = False  # the store is open and the workspace and its connection known
         self._ready_event: asyncio.Event | None = None
@@ -161,6 +165,7 @@ class DextApp(App[int]):
 
     def _settled(self) -> None:
         self.settle_memory()
+        self.run_worker(self._load_overview(), group="overview", exclusive=True)
         # The ORM (sqlmodel, SQLAlchemy: about half a second of imports) is needed to save a rule, connect
         # or disconnect, not to read or refresh. Load it in a quiet moment (no key for a while, no
         # refresh), so it neither slows what the user is doing nor makes the first save wait.
@@ -212,11 +217,23 @@ class DextApp(App[int]):
                 return screen
         raise LookupError("no main screen")
 
+    async def _load_overview(self) -> None:
+        """Lists to merge and Needs attention, read once the first screen is up (a big workspace takes a
+        fraction of a second: not before the first paint)."""
+        self.overview = await asyncio.to_thread(self.service.overview, self.workspace)
+        self.main.integration.show_overview(self.overview)
+        self.main.integration.show_info(self.info, now=self.clock or _now())
+        for list_page in self._list_pages(ALL_KINDS):
+            list_page.mark_attention(self.overview.attention_items)
+        self.refresh_bindings()
+
     async def reload_info(self) -> None:
         self.info = await asyncio.to_thread(self.service.connection, self.workspace)
         if self.info is None:
             self.own_totals = await asyncio.to_thread(self.service.list_totals, self.workspace)
-        self.main.integration.show_info(self.info, now=self.clock or _now())
+        # Recomputed after every refresh, reload, reconnect, change, merge, undo and disconnect (they all
+        # end here): what Merge lists offers, and what needs attention.
+        await self._load_overview()
         inbox = self.main.inbox_page()
         if inbox is not None:
             inbox.connection_changed()  # its remedies depend on the connection (expired: Reconnect)
@@ -226,17 +243,20 @@ class DextApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Connection actions show only when they apply; refresh is greyed out while expired or running."""
-        if action not in ("manage_menu", "refresh_all", "reconnect", "connect", "disconnect", "merge_lists"):
+        connection_actions = ("manage_menu", "refresh_all", "reconnect", "connect", "disconnect")
+        if action not in (*connection_actions, "merge_lists", "attention", "snapshots"):
             return True
         info = self.info
         if not self.ready:
             return False
         if action == "connect":
             return info is None
+        if action == "merge_lists":  # with or without a connection: old items on offer are never stuck
+            return self.overview.can_merge
+        if action in ("attention", "snapshots"):
+            return True
         if info is None:
             return False
-        if action == "merge_lists":
-            return bool(info.to_merge)
         if action == "refresh_all":
             return None if self.refreshing or info.status != ConnectionStatus.CONNECTED else True
         return True
@@ -261,17 +281,23 @@ class DextApp(App[int]):
                 "Connect the same books again; rules and settings are kept",
                 self.action_reconnect,
             )
-            if info.to_merge:
-                yield SystemCommand(
-                    "Merge lists",
-                    "Map the former books' list items to the new ones",
-                    self.action_merge_lists,
-                )
             yield SystemCommand(
                 "Disconnect",
                 "Disconnect: keep the lists, reinstate the ones from before, or merge later",
                 self.action_disconnect,
             )
+        if self.overview.can_merge:
+            yield SystemCommand(
+                "Merge lists", "Map the former lists' items to the current ones", self.action_merge_lists
+            )
+        yield SystemCommand(
+            "Needs attention",
+            "Rules, settings and costs pointing at items nobody can see, and their fixes",
+            self.action_attention,
+        )
+        yield SystemCommand(
+            "Safety copies", "Lists and rules as they were: restore one", self.action_snapshots
+        )
         yield SystemCommand("Add a rule", "A supplier, customer or payment-method rule", self._add_rule)
         yield SystemCommand(
             "Switch workspace", "Open or create another client workspace", self.action_switch_workspace
@@ -322,7 +348,7 @@ class DextApp(App[int]):
                 "merge",
                 "Merge lists…",
                 "m",
-                enabled=bool(self.info.to_merge),
+                enabled=self.overview.can_merge,
                 why_disabled="nothing to merge",
             ),
             MenuItem(
@@ -429,10 +455,56 @@ class DextApp(App[int]):
     def action_merge_lists(self) -> None:
         from dext_tui.screens.merge_wizard import MergeWizard
 
-        if self.info is None or not self.info.to_merge:
+        if not self.overview.can_merge:
             self.notify("Nothing to merge: former lists come with Change connection.", markup=False)
             return
         self.push_screen(MergeWizard(), self._merged)
+
+    def action_attention(self) -> None:
+        self._open_attention()
+
+    @work(exclusive=True, group="attention")
+    async def _open_attention(self) -> None:
+        from dext_tui.screens.attention import AttentionScreen
+
+        report = await asyncio.to_thread(self.service.attention, self.workspace)
+        entry = await self.push_screen_wait(AttentionScreen(report))
+        if entry is None:
+            return
+        action = entry.actions[0] if entry.actions else None
+        if action == "merge":
+            self.action_merge_lists()
+        elif action == "edit_rule":
+            self.main.show_page("rules")
+        elif action in ("edit_cost", "publish"):
+            self.main.show_page("inbox")
+        elif action in ("show_item", "default_tax_code"):
+            self.main.show_page(f"list-{entry.item.kind.value}")
+        elif action == "refresh":
+            self.action_refresh_all()
+        elif action == "reconnect":
+            self.action_reconnect()
+
+    def action_snapshots(self) -> None:
+        self._open_snapshots()
+
+    @work(exclusive=True, group="snapshots")
+    async def _open_snapshots(self) -> None:
+        from dext_tui.core.errors import DextError
+        from dext_tui.screens.attention import SnapshotsScreen
+
+        copies = await asyncio.to_thread(self.service.snapshots, self.workspace)
+        connected = f"{self.info.provider_label}" if self.info is not None else None
+        chosen = await self.push_screen_wait(SnapshotsScreen(copies, connected))
+        if chosen is None:
+            return
+        try:
+            message = await asyncio.to_thread(self.service.restore_snapshot, self.workspace, chosen)
+        except (DextError, ValueError) as exc:
+            self.notify(printable(str(exc)), title="Restore", severity="error", markup=False, timeout=10)
+            return
+        self.notify(printable(message), title="Safety copy restored", markup=False, timeout=10)
+        await self._lists_moved()
 
     def _merged(self, applied: bool | None) -> None:
         if applied:
@@ -448,7 +520,15 @@ class DextApp(App[int]):
     @work(exclusive=True, group="merge-undo")
     async def _undo_merge(self) -> None:
         from dext_tui.core.errors import DextError
+        from dext_tui.screens.dialogs import ConfirmDialog
 
+        try:  # say what it will put back (or why it cannot), then ask
+            preview = await asyncio.to_thread(self.service.merge_undo_preview, self.workspace)
+        except DextError as exc:
+            self.notify(printable(str(exc)), title="Undo last merge", severity="error", markup=False)
+            return
+        if not await self.push_screen_wait(ConfirmDialog("Undo last merge", preview, "Undo merge")):
+            return
         try:
             message = await asyncio.to_thread(self.service.merge_undo, self.workspace)
         except DextError as exc:
@@ -532,8 +612,12 @@ class DextApp(App[int]):
             verb = "Changed connection"
         changed = self.info is not None and info.id != self.info.id
         message = counts_message(counts)
-        if info.to_merge:
+        if info.to_merge and changed:
             message += "\nThe former lists stay, with their rules, until merged (Merge lists, l)."
+        elif info.to_merge:
+            message += (
+                "\nRules and costs on your own lists point at items set aside: Merge lists (l) maps them."
+            )
         self.notify(message, title=f"{verb} to {info.provider_label}", markup=False, timeout=10)
         for list_page in self._list_pages(ALL_KINDS):
             list_page.invalidate()

@@ -253,7 +253,7 @@ async def test_reinstate_is_offered_only_with_lists_from_before_integrating(
         await pilot.press("down", "enter")
         await pilot.pause()
         assert dialog.choice == DisconnectChoice.REINSTATE
-        assert "Restores the 28 items and 0 rules you had before integrating" in screen_text(app)
+        assert "Restores the 28 items and 0 rules you had when this integration began" in screen_text(app)
         await pilot.press("tab", "enter")
         await settle(pilot, app)
         names = {c.name for c in app.service.items(app.workspace, Kind.CATEGORIES)}

@@ -528,6 +528,16 @@ class DisconnectPreview:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkspaceOverview:
+    """Beside the connection: lists to merge and what needs attention (with or without a connection)."""
+
+    to_merge: tuple[Kind, ...] = ()  # lists with old items still undecided
+    can_merge: bool = False  # Merge lists has old items on offer (undecided, left or skipped)
+    attention: int = 0  # references to items nobody can see or use (Needs attention)
+    attention_items: frozenset[int] = frozenset()  # the items they point at (list pages mark them)
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshEvent:
     """Progress of a refresh: `reading` (all lists), then per list `applying` and `done` or `failed`."""
 

@@ -209,9 +209,15 @@ def offer(db: sqlite3.Connection, workspace_id: int, session: Session | None = N
 def pending_kinds(db: sqlite3.Connection, workspace_id: int) -> tuple[Kind, ...]:
     """`offer(...).pending` without listing the items: the lists with an undecided old item, for the
     status every screen reads (100,000 former suppliers: milliseconds, not the offer's third of a second)."""
+    return merge_status(db, workspace_id)[0]
+
+
+def merge_status(db: sqlite3.Connection, workspace_id: int) -> tuple[tuple[Kind, ...], bool]:
+    """(the lists with an undecided old item, whether Merge lists has anything on offer at all)."""
     session = latest_session(db, workspace_id)
     left = session.left if session else set()
-    kinds = {kind for item_id, kind in referenced_old_items(db, workspace_id).items() if item_id not in left}
+    held = referenced_old_items(db, workspace_id)
+    kinds = {kind for item_id, kind in held.items() if item_id not in left}
     current = current_generation(db, workspace_id)
     if session is not None and session.origin == "change" and session.from_generation != current:
         kinds |= {
@@ -223,7 +229,8 @@ def pending_kinds(db: sqlite3.Connection, workspace_id: int) -> tuple[Kind, ...]
             )
         }
     skipped = {k for k, state in (session.progress if session else {}).items() if state == "skipped"}
-    return tuple(k for k in MERGE_ORDER if k.value in kinds and k.value not in skipped)
+    pending = tuple(k for k in MERGE_ORDER if k.value in kinds and k.value not in skipped)
+    return pending, bool(held) or bool(kinds)
 
 
 def _rate_text(rate: object) -> str:

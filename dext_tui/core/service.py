@@ -50,6 +50,7 @@ from dext_tui.core.domain import (
     RuleInfo,
     RuleScope,
     RuleSpec,
+    WorkspaceOverview,
     normalise_workspace_name,
     utcnow,
     workspace_name_problem,
@@ -1193,6 +1194,14 @@ class DextService:
             raise
         except Exception:
             return None
+
+    def overview(self, ws: WorkspaceRef) -> WorkspaceOverview:
+        """What the Integration page says beside the connection: lists to merge, whether Merge lists has
+        anything on offer (also with nothing connected), and what needs attention."""
+        with self.store.read() as db:
+            pending, available = merging.merge_status(db, ws.id)
+            report = needs_attention(db, ws.id)
+        return WorkspaceOverview(pending, available, report.total, frozenset(report.item_ids()))
 
     def merge_offer(self, ws: WorkspaceRef) -> merging.Offer:
         """The old items Merge lists offers, per list, and each list's state (pending, left, skipped)."""

@@ -18,6 +18,7 @@ from dext_tui.core.domain import (
     Kind,
     ListCounts,
     RefreshEvent,
+    WorkspaceOverview,
     as_utc,
     utcnow,
 )
@@ -82,6 +83,7 @@ class IntegrationPage(VerticalScroll):
         self._items: dict[Kind, str] = {}
         self._last: dict[Kind, str] = {}
         self._progress: dict[Kind, str] = {}
+        self._overview = WorkspaceOverview()
 
     def compose(self) -> ComposeResult:
         yield Static("Connections › Integrations", classes="title")
@@ -120,7 +122,30 @@ class IntegrationPage(VerticalScroll):
         self.query_one("#manage").display = info is not None
         self.query_one("#reconnect").display = info is not None and info.status == ConnectionStatus.EXPIRED
         self.query_one("#connect").display = info is None
-        self.query_one("#merge").display = info is not None and bool(info.to_merge)
+        self.query_one("#merge").display = self._overview.can_merge  # also with nothing connected
+
+    def show_overview(self, overview: WorkspaceOverview) -> None:
+        """Lists to merge and what needs attention; shown with the next `show_info`."""
+        if overview != self._overview:
+            self._overview, self._shown = overview, None
+
+    def _overview_rows(self, grid: Table, former: str) -> None:
+        overview = self._overview
+        if overview.to_merge:
+            lists = ", ".join(k.label.lower() for k in overview.to_merge)
+            grid.add_row("To merge", Text(f"{lists} from {former}: Merge lists (l)", style="bold yellow"))
+        elif overview.can_merge:
+            grid.add_row("To merge", Text("items left or skipped for later: Merge lists (l)", style="yellow"))
+        if overview.attention:
+            n = overview.attention
+            grid.add_row(
+                "Attention",
+                Text(
+                    f"{n:,} field{'s' if n != 1 else ''} of rules, settings or costs point"
+                    f"{'s' if n == 1 else ''} at items nobody can see: Needs attention (a)",
+                    style="bold yellow",
+                ),
+            )
 
     def show_info(self, info: ConnectionInfo | None, *, now: datetime | None = None) -> None:
         own = None if info else tuple(sorted((getattr(self.app, "own_totals", None) or {}).items()))
@@ -141,6 +166,10 @@ class IntegrationPage(VerticalScroll):
             card.add_class("disconnected")
             grid.add_row("Status", Text("○ Not connected", style="bold"))
             grid.add_row("", Text("Connect accounting software to pull its lists (c)."))
+            self._overview_rows(grid, "the lists set aside or replaced")
+            grid.add_row(
+                "", Text("Safety copies (s): lists and rules as they were, to restore.", style="dim")
+            )
         else:
             label = STATUS_TEXT[info.status]
             card.add_class(info.status.value)
@@ -154,12 +183,7 @@ class IntegrationPage(VerticalScroll):
                 grid.add_row("Reason", Text(printable(info.status_reason)))
             grid.add_row("Connected since", Text(when(info.connected_at)))
             grid.add_row("Last refresh", Text(when(info.last_refreshed_at, now)))
-            if info.to_merge:
-                lists = ", ".join(k.label.lower() for k in info.to_merge)
-                grid.add_row(
-                    "To merge",
-                    Text(f"{lists} from the former books: Merge lists (l)", style="bold yellow"),
-                )
+            self._overview_rows(grid, "the former lists")
             if info.status == ConnectionStatus.CONNECTED and info.expires_at is not None:
                 grid.add_row("Expires", expires_text(info.expires_at, now or utcnow()))
             if info.status == ConnectionStatus.EXPIRED:

@@ -99,6 +99,8 @@ class ListPage(Vertical):
     def _set_data(self, data: TableData) -> None:
         self._loaded = True
         self.table.set_data(data)
+        overview = getattr(self.app, "overview", None)
+        self.mark_attention(overview.attention_items if overview else None)
         self._update_count()
         self.app.settle_memory()  # type: ignore[attr-defined]
 
@@ -123,6 +125,17 @@ class ListPage(Vertical):
             parts.append(f"{archived:,} archived {'shown' if table.show_archived else 'hidden'}")
         self.query_one("#list-count", Static).update(" · ".join(parts))
         self.refresh_bindings()  # the item menu applies only when a row is shown
+
+    def mark_attention(self, ids: frozenset[int] | None) -> None:
+        """Mark the items Needs attention reports (archived or hidden ones a rule or cost still uses)."""
+        if not self.is_mounted:
+            return
+        marked = self.table.set_attention(ids or frozenset())
+        if marked:
+            self.set_status(
+                f"▲ {marked:,} item{'s' if marked != 1 else ''} that rules or costs use but nobody can see"
+                " or pick: Needs attention (a on Integrations)"
+            )
 
     def set_status(self, text: str) -> None:
         self.query_one("#list-status", Static).update(text)

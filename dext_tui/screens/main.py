@@ -48,6 +48,8 @@ class MainScreen(Screen[None]):
         Binding("c", "integration('connect')", "Connect"),
         Binding("e", "integration('reconnect')", "Reconnect"),
         Binding("l", "integration('merge_lists')", "Merge lists"),
+        Binding("a", "integration('attention')", "Attention"),
+        Binding("s", "integration('snapshots')", "Safety copies", show=False),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -103,6 +103,9 @@ class ItemTable(VirtualTable):
         self._data = TableData.empty()
         self._filter = ""
         self._show_archived = False
+        self.attention: frozenset[int] = (
+            frozenset()
+        )  # items marked ▲: something points at them (Needs attention)
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -228,4 +231,11 @@ class ItemTable(VirtualTable):
         if index == self.cursor:
             style += self.get_component_rich_style("virtual-table--cursor")
         rules = f"{row.rules:,}" if row.rules else ""
-        return Strip([Segment(self._line(row.code, row.name, row.status, width, rules), style)], width)
+        name = f"▲ {row.name}" if row.id in self.attention else row.name
+        return Strip([Segment(self._line(row.code, name, row.status, width, rules), style)], width)
+
+    def set_attention(self, ids: frozenset[int]) -> int:
+        """Mark these items; returns how many of this list's items are marked."""
+        self.attention = ids
+        self.refresh()
+        return sum(1 for i in self._data.ids if i in ids) if ids else 0
