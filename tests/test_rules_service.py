@@ -607,9 +607,10 @@ async def test_reinstate_restores_the_own_lists_of_when_the_current_connection_b
 
     preview = service.disconnect_preview(ws)
     assert preview.snapshot_taken_at is not None
-    assert (preview.snapshot_items, preview.snapshot_rules) == (len(own_then[Kind.CATEGORIES]) + sum(
-        len(own_then[k]) for k in Kind if k != Kind.CATEGORIES
-    ), len(rules_then))
+    assert (preview.snapshot_items, preview.snapshot_rules) == (
+        len(own_then[Kind.CATEGORIES]) + sum(len(own_then[k]) for k in Kind if k != Kind.CATEGORIES),
+        len(rules_then),
+    )
     assert f"({preview.snapshot_taken_at:%Y-%m-%d %H:%M})" in preview.describe(DisconnectChoice.REINSTATE)
     message = service.disconnect(ws, DisconnectChoice.REINSTATE)
     assert "safety copy" in message
