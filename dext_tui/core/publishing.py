@@ -62,8 +62,8 @@ ERROR_LABELS: dict[ErrorClass, str] = {
 
 REMEDIES: dict[ErrorClass, str] = {
     ErrorClass.EXPIRED: "Reconnect (Integration page, or dext-tui reconnect), then publish again.",
-    ErrorClass.ARCHIVED: "Pick an active item (e to edit), or restore it in the accounting software and"
-    " refresh the lists.",
+    ErrorClass.ARCHIVED: "Pick an active item (e to edit); an item from former lists: Merge lists maps it"
+    " (l on Integrations); an archived one: restore it in the accounting software and refresh the lists.",
     ErrorClass.TAX_MISMATCH: "Pick a tax code that can be used with this category (e to edit).",
     ErrorClass.LOCK_DATE: "Change the date to after the lock date, or ask whoever keeps the books to move"
     " the lock date.",
