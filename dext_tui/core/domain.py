@@ -408,7 +408,9 @@ class MergePlan:
     """After Change connection: per list still to merge, each former item and its suggestion."""
 
     lists: dict[Kind, list[MergeRow]]
-    states: dict[Kind, str]  # pending | merged | skipped, for every list that had former items
+    states: dict[Kind, str]  # pending | left | skipped | merged, for every list that had former items
+    # what set the old items aside: change (of connection) | connect (own lists) | reinstate | restore
+    origin: str = "change"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -1248,7 +1248,7 @@ class DextService:
                         )
                     )
                 lists[kind] = rows
-            return MergePlan(lists, dict(on_offer.states))
+            return MergePlan(lists, dict(on_offer.states), session.origin if session else "later")
 
     def merge_apply(
         self,
