@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import SMALL_LEDGER
 from test_change_connection import NEW_BOOKS
 from test_tui_rules import _until
 from tui_helpers import connected_service, make_app, screen_text, settle
@@ -178,3 +179,108 @@ async def test_no_value_in_the_dropdown_leaves_the_item_and_filter_finds_rows(
         assert _line(wizard, "Rail Co").state == "left"
         await pilot.press("r")  # undecided again: the suggestion shows
         assert _line(wizard, "Rail Co").state == "suggested"
+
+
+WATER = (
+    SMALL_LEDGER
+    + """
+    2024-01-01 open Expenses:Utilities:Water GBP
+
+    2024-02-01 * "Thames Water" "Water bill"
+      Expenses:Utilities:Water   30.00 GBP
+      Assets:Bank:Current
+"""
+)
+
+
+async def _changed_water_books(data_dir: Path, write_ledger) -> None:
+    """Books with a late "water" row in Categories (4 rows, then Tax codes: 2) and Suppliers (3 rows,
+    after Tracking: 2), changed to other books."""
+    service = await connected_service(data_dir, write_ledger(WATER))
+    ws = service.ensure_workspace("Acme")
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    service.close()
+
+
+async def _filter_to_water(pilot, wizard: MergeWizard) -> None:
+    table = wizard.query_one(MergeTable)
+    await pilot.press("slash", *"water", "tab")  # only the last row is left; Tab back to the table
+    assert table.row_count == 1 and "Water" in table.current_line.old
+    assert table.current_index == len(table.lines) - 1
+
+
+def _assert_fresh_list(wizard: MergeWizard, kind: Kind) -> None:
+    """A list step starts unfiltered, on its first row, showing that row."""
+    table = wizard.query_one(MergeTable)
+    assert wizard.kind == kind
+    assert wizard.query_one("#merge-filter").value == ""
+    assert not wizard.query_one("#filter-row").has_class("shown")
+    assert table.row_count == len(table.lines) == len(wizard.data.plan.lists[kind])
+    assert table.cursor == 0 and table.current_line is table.lines[0]
+    assert table.current_line.old in str(wizard.query_one("#detail").render())
+
+
+async def test_a_filter_on_a_late_row_does_not_outlive_its_list_step(data_dir: Path, write_ledger) -> None:
+    """The filtered row's index belonged to the list filtered: Next (to a shorter list) and Back (to a
+    shorter list) crashed with IndexError; each step now starts unfiltered on its first row."""
+    await _changed_water_books(data_dir, write_ledger)
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        wizard = await _open_wizard(pilot, app)
+        await pilot.press("n")
+        assert wizard.kind == Kind.CATEGORIES
+        await _filter_to_water(pilot, wizard)
+        await pilot.press("n")  # on to Tax codes: two rows
+        _assert_fresh_list(wizard, Kind.TAX_CODES)
+        await pilot.press("space")  # acts on the row the cursor shows
+        first = wizard.data.plan.lists[Kind.TAX_CODES][0]
+        assert wizard.draft.choices[Kind.TAX_CODES] == {first.old.id: first.suggestion.id}
+
+        while wizard.kind != Kind.SUPPLIERS:
+            await pilot.press("n")
+        await _filter_to_water(pilot, wizard)
+        await pilot.press("b")  # back to Tracking: two rows
+        _assert_fresh_list(wizard, Kind.TRACKING)
+        await pilot.press("x")
+        first = wizard.data.plan.lists[Kind.TRACKING][0]
+        assert wizard.draft.choices[Kind.TRACKING] == {first.old.id: None}
+
+        # A filter left on the last list does not hang over the summary: Esc closes the wizard there.
+        while wizard.kind != Kind.CURRENCIES:
+            await pilot.press("n")
+        await pilot.press("slash", *"pound", "tab", "n")
+        assert wizard.step == "summary"
+        await pilot.press("b")
+        _assert_fresh_list(wizard, Kind.CURRENCIES)
+        await pilot.press("n", "escape")
+        await _until(pilot, lambda: not isinstance(app.screen, MergeWizard))
+        assert app.is_running
+
+
+async def test_list_keys_act_on_the_filtered_row_or_on_none(data_dir: Path, write_ledger) -> None:
+    """space, x, r and Enter act on the row the filter leaves under the cursor, and on nothing when the
+    filter leaves no row."""
+    await _changed_water_books(data_dir, write_ledger)
+    app = make_app(data_dir)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot, app)
+        wizard = await _open_wizard(pilot, app)
+        await pilot.press("n")
+        await _filter_to_water(pilot, wizard)
+        water = _line(wizard, "Water")
+        await pilot.press("x")
+        assert water.state == "left"
+        await pilot.press("r")
+        assert water.state != "left"
+        await pilot.press("slash", *"nothing like it", "tab")
+        table = wizard.query_one(MergeTable)
+        assert table.row_count == 0 and table.current_line is None
+        before = {k: dict(v) for k, v in wizard.draft.choices.items()}
+        for key in ("space", "x", "r", "enter"):
+            await pilot.press(key)
+            assert app.screen is wizard
+        assert {k: dict(v) for k, v in wizard.draft.choices.items()} == before
+        await pilot.press("escape")  # clears the filter: every row again
+        assert table.row_count == len(table.lines) == 4
+        assert app.is_running

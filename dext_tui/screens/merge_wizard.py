@@ -109,6 +109,7 @@ class MergeWizard(Screen[bool]):
         self.step = "intro"
         self._dirty = False
         self._applying = False
+        self._table_kind: Kind | None = None  # the list whose rows the table holds
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -191,6 +192,7 @@ class MergeWizard(Screen[bool]):
         return Kind(self.step) if self.step not in ("intro", "summary") else None
 
     def _go(self, step: str) -> None:
+        self._clear_list()
         self.step = step
         if self.draft.step != step:
             self.draft.step = step
@@ -205,7 +207,6 @@ class MergeWizard(Screen[bool]):
         text = self.query_one("#step-text", Static)
         text.display = kind is None
         table.set_class(kind is not None, "shown")
-        self.query_one("#filter-row").set_class(False, "shown")
         self.query_one("#detail").display = kind is not None
         self.query_one("#back", ActionButton).disabled = step == "intro"
         next_label = "Apply merge ▶" if step == "summary" else "Continue ▶"
@@ -218,12 +219,21 @@ class MergeWizard(Screen[bool]):
             self.query_one("#next").focus()
         else:
             assert kind is not None
-            self.query_one("#merge-filter", Input).value = ""
             table.set_lines(self._lines(kind))
+            self._table_kind = kind
             table.focus()
             self._show_list_help(kind)
             self._show_detail()
         self.refresh_bindings()
+
+    def _clear_list(self) -> None:
+        """Empty the table and its filter before the step changes. A row index (the cursor's, the
+        filter's) only means something in the list it was taken from: kept for the next list, a late
+        filtered row pointed past its end."""
+        self._table_kind = None
+        self.query_one(MergeTable).set_lines([])  # no rows, no filter, the cursor at the top
+        self.query_one("#merge-filter", Input).value = ""  # nothing left for it to filter
+        self.query_one("#filter-row").set_class(False, "shown")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self._data is None:
@@ -341,8 +351,8 @@ class MergeWizard(Screen[bool]):
         kind = self.kind
         table = self.query_one(MergeTable)
         index = table.current_index
-        if kind is None or index is None:
-            return None
+        if kind is None or index is None or kind != self._table_kind:
+            return None  # not a list step, no row (the filter left none), or the table is being changed
         return kind, self._rows(kind)[index], table.lines[index]
 
     def _show_detail(self) -> None:
