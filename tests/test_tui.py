@@ -278,3 +278,73 @@ async def test_a_workspace_name_too_long_is_refused_in_the_dialog(data_dir, smal
         assert isinstance(app.screen, WorkspaceDialog)  # still open, nothing created
         assert app.workspace.name == "Acme"
         assert [w.name for w in app.service.workspaces()] == ["Acme"]
+
+
+def _progress_column(app) -> dict[str, str]:
+    """The Integration page's Lists panel as shown: each list's label and what its Progress column says."""
+    text = str(app.main.integration.query_one("#lists").render())
+    rows = {}
+    for kind in Kind:
+        line = next(line for line in text.splitlines() if line.startswith(kind.label + " "))
+        rows[kind.label] = line[13 + 2 + 7 + 2 + 12 + 2 :].strip()  # after List, Items and Refreshed
+    return rows
+
+
+async def _reconnect_same_ledger(pilot, app) -> None:
+    for _ in range(3):  # back to the sidebar, whose digits pick pages
+        if app.focused is app.main.query_one("#sidebar"):
+            break
+        await pilot.press("escape")
+    await pilot.press("1", "e")  # the Integration page; Reconnect, the ledger's path filled in
+    await pilot.pause()
+    assert isinstance(app.screen, ConnectDialog)
+    await pilot.press("enter")
+    await settle(pilot, app)
+    assert not isinstance(app.screen, ConnectDialog)
+    assert app.info.status == ConnectionStatus.CONNECTED
+
+
+async def test_reconnect_replaces_the_waiting_a_refused_reload_left(data_dir, small_ledger) -> None:
+    """A list reloaded while the connection is expired is refused before it is read: its Progress said
+    "waiting…" for good, and the reconnect (pulled in its dialog) never reached the column."""
+    service = await connected_service(data_dir, small_ledger)
+    service.mark_expired(service.connection(service.ensure_workspace("Acme")).id, "Token revoked")
+    service.close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert app.info.status == ConnectionStatus.EXPIRED
+        await pilot.press("3", "ctrl+r")  # Suppliers: Reload list
+        await settle(pilot, app)
+        assert any(n.title == "Refresh failed" for n in app._notifications)
+        assert _progress_column(app)["Suppliers"] == "✗ not refreshed"
+
+        await _reconnect_same_ledger(pilot, app)
+        assert set(_progress_column(app).values()) == {"✓ up to date"}
+        assert "waiting…" not in screen_text(app)
+
+
+async def test_reconnect_replaces_the_reading_a_failed_refresh_left(data_dir, small_ledger) -> None:
+    """A refresh that fails while reading (here the ledger had errors) left every list "reading…" after
+    the reconnect that followed; each list now shows the reconnect's pull."""
+    (await connected_service(data_dir, small_ledger)).close()
+    good = small_ledger.read_text()
+    small_ledger.write_text(good + "\n2024-13-01 open Expenses:Broken\n")
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert any(n.title == "Refresh failed" for n in app._notifications)
+        assert set(_progress_column(app).values()) == {"✗ not refreshed"}
+
+        small_ledger.write_text(good)  # fixed; then the token lapses: Reconnect
+        app.service.mark_expired(app.info.id, "Token revoked")
+        await app.reload_info()
+        await _reconnect_same_ledger(pilot, app)
+        assert set(_progress_column(app).values()) == {"✓ up to date"}
+        assert "reading…" not in screen_text(app)
+
+        await pilot.press("r")  # a refresh after it reports its own counts, as before
+        await settle(pilot, app)
+        assert set(_progress_column(app).values()) == {"✓ unchanged"}

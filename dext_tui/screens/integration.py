@@ -17,6 +17,7 @@ from dext_tui.core.domain import (
     ConnectionStatus,
     Kind,
     ListCounts,
+    ListSyncInfo,
     RefreshEvent,
     WorkspaceOverview,
     as_utc,
@@ -83,6 +84,11 @@ class IntegrationPage(VerticalScroll):
         self._items: dict[Kind, str] = {}
         self._last: dict[Kind, str] = {}
         self._progress: dict[Kind, str] = {}
+        # Each list's last pull as show_info last saw it (its last_attempt_at), and the lists whose pull
+        # the page's own refresh has already reported: a pull the page did not watch (a reconnect, Change
+        # connection, the CLI) shows in the Progress column from the connection's record instead.
+        self._attempts: dict[Kind, datetime | None] = {}
+        self._reported: set[Kind] = set()
         self._overview = WorkspaceOverview()
 
     def compose(self) -> ComposeResult:
@@ -194,6 +200,10 @@ class IntegrationPage(VerticalScroll):
         self._show_buttons(info)
         syncs = {s.kind: s for s in info.lists} if info else {}
         own: dict[Kind, int] = {} if info else getattr(self.app, "own_totals", None) or {}
+        if info is None:  # nothing connected: nothing is pulled, so no progress to show
+            self._progress.clear()
+            self._attempts.clear()
+            self._reported.clear()
         for kind in ALL_KINDS:
             sync = syncs.get(kind)
             if info is None:  # the workspace's own lists
@@ -202,8 +212,7 @@ class IntegrationPage(VerticalScroll):
                 continue
             self._items[kind] = f"{sync.total:,}" if sync and sync.last_success_at else "—"
             self._last[kind] = short_when(sync.last_success_at) if sync else ""
-            if sync and sync.error:
-                self._progress[kind] = "✗ " + printable(sync.error)
+            self._show_pull(kind, sync)
         self._draw_lists()
         self._draw_timeline(info)
         self.refresh_bindings()
@@ -239,6 +248,21 @@ class IntegrationPage(VerticalScroll):
 
     # -- refresh progress -------------------------------------------------------------------------
 
+    def _show_pull(self, kind: Kind, sync: ListSyncInfo | None) -> None:
+        """The Progress column of a list from the connection's record. A refresh started here reports
+        each list as it goes (refresh_progress); a reconnect or a change of connection pulls the lists
+        in its dialog, whose events never reach this page: that pull shows here when the record says a
+        list was read since the page last looked, and replaces whatever the column said before."""
+        attempt = sync.last_attempt_at if sync else None
+        seen = self._attempts.get(kind, attempt)  # the first look only notes the time
+        self._attempts[kind] = attempt
+        if kind in self._reported:  # this page's refresh has said what the pull did, counts and all
+            self._reported.discard(kind)
+        elif attempt != seen and sync is not None:
+            self._progress[kind] = "" if sync.error else "✓ up to date"
+        if sync and sync.error:
+            self._progress[kind] = "✗ " + printable(sync.error)
+
     def refresh_started(self, kinds: tuple[Kind, ...]) -> None:
         from textual.widgets import ProgressBar
 
@@ -246,6 +270,7 @@ class IntegrationPage(VerticalScroll):
         self.mount(ProgressBar(classes="refresh-progress", show_eta=False, total=len(kinds)), before="#lists")
         for kind in ALL_KINDS:
             self._progress[kind] = "waiting…" if kind in kinds else ""
+        self._reported.clear()
         self._draw_lists()
 
     def refresh_progress(self, event: RefreshEvent) -> None:
@@ -261,6 +286,7 @@ class IntegrationPage(VerticalScroll):
             self._progress[event.kind] = "saving…"
         elif event.state in ("done", "failed") and event.kind and event.counts:
             self._progress[event.kind] = progress_text(event.counts)
+            self._reported.add(event.kind)
             if event.counts.ok:
                 self._items[event.kind] = f"{event.counts.total:,}"
             for bar in self.query(".refresh-progress"):
@@ -268,7 +294,16 @@ class IntegrationPage(VerticalScroll):
         self._draw_lists()
 
     def refresh_finished(self) -> None:
+        """The refresh ended, done or failed: a list it never reached (the connection turned out expired,
+        the ledger had errors) says so, instead of "waiting…" or "reading…" until the next refresh."""
         self.query(".refresh-progress").remove()
+        for kind, text in self._progress.items():
+            if text.startswith(IN_PROGRESS):
+                self._progress[kind] = "✗ not refreshed"
+        self._draw_lists()
+
+
+IN_PROGRESS = ("waiting…", "reading…", "saving…", "⏳")  # what the column says while a pull is under way
 
 
 def progress_text(counts: ListCounts) -> str:
