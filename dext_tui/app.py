@@ -23,6 +23,7 @@ from dext_tui.core.domain import (
     ConnectionStatus,
     Kind,
     ListCounts,
+    RefreshEvent,
     WorkspaceOverview,
     normalise_workspace_name,
 )
@@ -30,7 +31,7 @@ from dext_tui.core.text import printable
 from dext_tui.screens.main import PAGES, MainScreen, page_key
 
 if TYPE_CHECKING:
-    from dext_tui.core.domain import DisconnectChoice, RefreshEvent
+    from dext_tui.core.domain import DisconnectChoice
     from dext_tui.core.service import DextService, WorkspaceRef
     from dext_tui.screens.list_page import ListPage
 
@@ -614,11 +615,13 @@ class DextApp(App[int]):
         message = counts_message(counts)
         if info.to_merge and changed:
             message += "\nThe former lists stay, with their rules, until merged (Merge lists, l)."
-        elif info.to_merge:
+        elif info.to_merge and verb == "Connected":
             message += (
                 "\nRules and costs on your own lists point at items set aside: Merge lists (l) maps them."
             )
         self.notify(message, title=f"{verb} to {info.provider_label}", markup=False, timeout=10)
+        for c in counts:  # the dialog pulled the lists: the Progress column shows what each pull did
+            self.main.integration.refresh_progress(RefreshEvent("done", c.kind, c))
         for list_page in self._list_pages(ALL_KINDS):
             list_page.invalidate()
         self.inbox_changed()

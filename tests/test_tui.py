@@ -320,7 +320,7 @@ async def test_reconnect_replaces_the_waiting_a_refused_reload_left(data_dir, sm
         assert _progress_column(app)["Suppliers"] == "✗ not refreshed"
 
         await _reconnect_same_ledger(pilot, app)
-        assert set(_progress_column(app).values()) == {"✓ up to date"}
+        assert set(_progress_column(app).values()) == {"✓ no changes"}  # what the reconnect's pull did
         assert "waiting…" not in screen_text(app)
 
 
@@ -342,7 +342,7 @@ async def test_reconnect_replaces_the_reading_a_failed_refresh_left(data_dir, sm
         app.service.mark_expired(app.info.id, "Token revoked")
         await app.reload_info()
         await _reconnect_same_ledger(pilot, app)
-        assert set(_progress_column(app).values()) == {"✓ up to date"}
+        assert set(_progress_column(app).values()) == {"✓ no changes"}
         assert "reading…" not in screen_text(app)
 
         await pilot.press("r")  # a refresh after it reports its own counts, as before

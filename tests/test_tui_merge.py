@@ -12,6 +12,7 @@ from tui_helpers import connected_service, make_app, screen_text, settle
 
 from dext_tui.core.domain import Kind, RuleScope, RuleSpec
 from dext_tui.core.service import DextService
+from dext_tui.screens.dialogs import ConfirmDialog
 from dext_tui.screens.merge_wizard import MergeWizard
 from dext_tui.widgets.merge_table import MergeTable
 from dext_tui.widgets.picker import PickerScreen
@@ -124,7 +125,11 @@ async def test_merge_wizard_maps_with_suggestions_and_choices_then_undo(
     app = make_app(data_dir)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         await settle(pilot, app)
-        await pilot.press("m", "u")  # Manage Connection › Undo last merge
+        await pilot.press("m", "u")  # Manage Connection › Undo last merge: it says what it puts back
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        text = _flat(app)
+        assert "Undo the merge of" in text and "puts back 2 rules" in text and "cost items" in text
+        await pilot.press("enter")  # Undo merge
         await settle(pilot, app)
         assert "Merge undone" in screen_text(app)
     assert _rule(data_dir, rules["rail_rule"]) == ("Rail Co", "Expenses:Travel")

@@ -69,6 +69,26 @@ def load_wizard_data(service: DextService, ws: WorkspaceRef) -> WizardData:
     return WizardData(plan, new_items, new_labels, weights, draft)
 
 
+# What the intro says set the old items aside (`MergePlan.origin`).
+INTRO = {
+    "change": "Your workspace moved to new books. Its former lists are still here, and every rule and"
+    " setting still points at the former items.",
+    "connect": "Your workspace is connected now: its own lists were set aside, and some rules, settings or"
+    " costs still point at their items.",
+    "reinstate": "The lists from before integrating are back: the connection's lists were set aside, and"
+    " some costs or settings still point at their items.",
+    "restore": "A safety copy was restored: the lists before it were set aside, and some rules, settings"
+    " or costs still point at their items.",
+    "later": "Some rules, settings or costs still point at items of lists that were replaced.",
+}
+INTRO_TAIL = (
+    " Merging maps each old item to the current item it became: the rules, settings and costs that used"
+    " it then use the current item, and the old item retires. Items you do not map stay as they are, with"
+    " their rules, and stay on offer here while anything uses them. Nothing is changed until Apply, and"
+    " Apply can be undone."
+)
+
+
 class MergeWizard(Screen[bool]):
     """Dismisses with True when a merge was applied."""
 
@@ -249,13 +269,7 @@ class MergeWizard(Screen[bool]):
     def _show_intro(self) -> None:
         plan = self.data.plan
         self.query_one("#step-help", Static).update(
-            Text(
-                "Your workspace moved to new books. Its former lists are still here, and every rule and"
-                " setting still points at the former items. Merging maps each former item to the new"
-                " item it became: the rules and settings that used it then use the new item, and the"
-                " former item retires. Former items you do not map stay as they are, with their rules,"
-                " and you can merge them later. Nothing is changed until Apply, and Apply can be undone."
-            )
+            Text(INTRO.get(plan.origin, INTRO["change"]) + INTRO_TAIL)
         )
         grid = Table.grid(padding=(0, 3))
         grid.add_column(style="bold")
@@ -267,7 +281,7 @@ class MergeWizard(Screen[bool]):
             sure = sum(1 for r in rows if r.suggestion and r.confidence >= self.threshold)
             grid.add_row(kind.label, f"{len(rows):,}", f"{sure:,} at {self.threshold:.0%} or surer")
         for kind, state in plan.states.items():
-            if state != "pending":
+            if kind not in plan.lists:
                 grid.add_row(Text(kind.label, style="dim"), "", Text(f"already {state}", style="dim"))
         rows = [r for kind in self.kinds for r in plan.lists[kind]]
         with_history = sum(1 for r in rows if r.reason and "shared transaction" in r.reason)
