@@ -515,7 +515,7 @@ class DextApp(App[int]):
         """Items were re-pointed, retired or set aside (merge, undo, disconnect): the Integration page,
         the Rules page and every list page follow."""
         await self.reload_info()
-        self.rules_changed()  # also invalidates every list page
+        self.rules_changed(overview=False)  # also invalidates every list page
         self.inbox_changed()  # cost items were re-pointed too
 
     @work(exclusive=True, group="merge-undo")
@@ -631,13 +631,22 @@ class DextApp(App[int]):
 
             self.push_screen(MergeWizard(), self._merged)
 
-    def rules_changed(self, select: int | None = None) -> None:
-        """Rules were added, changed or removed: the Rules page and every list's rule counts follow."""
+    def rules_changed(self, select: int | None = None, *, overview: bool = True) -> None:
+        """Rules were added, changed or removed: the Rules page, every list's rule counts and what needs
+        attention follow (`overview=False` when the caller has just read it again)."""
         page = self.main.rules_page()
         if page is not None:
             page.reload(select)
         for list_page in self._list_pages(ALL_KINDS):
             list_page.invalidate()
+        if overview:
+            self.references_changed()
+
+    def references_changed(self) -> None:
+        """A rule, an item setting or a cost changed what it points at (an edit, hide or show, publish,
+        delete): the Integration page's Needs attention count, Merge lists and the list pages' marks
+        follow, as they do after a refresh or a merge."""
+        self.run_worker(self._load_overview(), group="overview", exclusive=True)
 
     def inbox_changed(self) -> None:
         """Cost items, or the lists and connection they depend on, changed: the inbox reads them again."""

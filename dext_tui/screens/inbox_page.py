@@ -668,6 +668,7 @@ class InboxPage(Vertical):
         self.table.changed()
         self._describe()
         self._cursor_moved(force=True)
+        app.references_changed()  # type: ignore[attr-defined] - what needs attention follows the costs
 
     def _on_cursor(self, _cursor: int) -> None:
         self._cursor_moved()
@@ -1044,6 +1045,7 @@ class InboxPage(Vertical):
         self.table.selected -= set(ids)
         self.notify(f"Deleted {gone:,} cost item{'s' if gone != 1 else ''}.", markup=False)
         self.load()
+        self.app.references_changed()  # type: ignore[attr-defined]
 
     def action_add(self) -> None:
         from dext_tui.screens.cost_dialog import CostDialog
@@ -1085,6 +1087,7 @@ class InboxPage(Vertical):
         else:
             self.notify(f"Added cost item {detail.id}.", markup=False)
             self.load(select=detail.id)
+            self.app.references_changed()  # type: ignore[attr-defined]
             if detail.auto_publish == AutoPublish.ALWAYS and not self.busy:
                 # Its rule says to publish at once, as an import does.
                 self.busy = "publishing"

@@ -136,8 +136,14 @@ class ListPage(Vertical):
                 f"▲ {marked:,} item{'s' if marked != 1 else ''} that rules or costs use but nobody can see"
                 " or pick: Needs attention (a on Integrations)"
             )
+            self._attention_note = True
+        elif self._attention_note:  # fixed meanwhile: the note goes with the marks
+            self.set_status("")
+
+    _attention_note = False  # the status line says what the ▲ marks mean
 
     def set_status(self, text: str) -> None:
+        self._attention_note = False
         self.query_one("#list-status", Static).update(text)
 
     # -- filtering --------------------------------------------------------------------------------
@@ -238,6 +244,8 @@ class ListPage(Vertical):
         app = self.app
         if app.info is None:  # type: ignore[attr-defined] - own lists: the Integration page counts them
             app.run_worker(app.reload_info(), group="info", exclusive=True)  # type: ignore[attr-defined]
+        else:  # a hidden item, a default tax code: what needs attention may have changed
+            app.references_changed()  # type: ignore[attr-defined]
         return True
 
     def _set_hidden(self, item_id: int, hide: bool, name: str) -> None:

@@ -1,0 +1,46 @@
+"""Review of issue 12 (lifecycle integrity), tried as a bookkeeper would: each test is a sequence that
+went wrong, with the fix it needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_tui_merge import _flat
+from test_tui_rules import _until
+from tui_helpers import connected_service, make_app, screen_text, settle
+
+from dext_tui.core.domain import Kind, RuleScope, RuleSpec
+from dext_tui.screens.list_page import ListPage
+from dext_tui.widgets.menu import DropdownMenu
+
+
+async def test_showing_a_hidden_item_again_clears_its_mark_and_the_attention_count(
+    data_dir: Path, small_ledger: Path
+) -> None:
+    """Needs attention says "show 'Rail Co' again (Lists › Suppliers › enter › h)": doing just that
+    must clear the ▲ mark, the list's note and the Integration page's count, not leave them stale."""
+    service = await connected_service(data_dir, small_ledger)
+    ws = service.ensure_workspace("Acme")
+    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail.id))
+    service.set_visible(ws, rail.id, False)
+    service.close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        assert "Needs attention (a)" in _flat(app)
+        await pilot.press("3")  # Suppliers
+        await _until(pilot, lambda: app.main.list_page(Kind.SUPPLIERS) is not None)
+        page: ListPage = app.main.list_page(Kind.SUPPLIERS)  # type: ignore[assignment]
+        await _until(pilot, lambda: page.table.row_count > 0)
+        await pilot.pause()
+        assert "▲ Rail Co" in screen_text(app)
+        while page.table.current_row is None or page.table.current_row.id != rail.id:
+            await pilot.press("down")
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, DropdownMenu))
+        await pilot.press("h")  # Show in pickers
+        await settle(pilot, app)
+        await _until(pilot, lambda: "▲" not in screen_text(app))
+        assert "nobody can see" not in _flat(app)
+        assert app.overview.attention == 0
