@@ -3,12 +3,16 @@ went wrong, with the fix it needed."""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
-from test_tui_merge import _flat
+from test_change_connection import NEW_BOOKS
+from test_tui_merge import _flat, _open_wizard, _to_row
 from test_tui_rules import _until
 from tui_helpers import connected_service, make_app, screen_text, settle
 
+from dext_tui.core.costs import CostDraft
 from dext_tui.core.domain import Kind, RuleScope, RuleSpec
 from dext_tui.screens.list_page import ListPage
 from dext_tui.widgets.menu import DropdownMenu
@@ -44,3 +48,33 @@ async def test_showing_a_hidden_item_again_clears_its_mark_and_the_attention_cou
         await _until(pilot, lambda: "▲" not in screen_text(app))
         assert "nobody can see" not in _flat(app)
         assert app.overview.attention == 0
+
+
+async def test_merge_wizard_counts_cost_fields_as_costs_not_settings(
+    data_dir: Path, small_ledger: Path, write_ledger
+) -> None:
+    """Change connection with a cost on Rail Co and no rule or setting anywhere: the wizard said "Rail Co:
+    1 setting use it" and "re-points 0 rule fields and 1 settings", for what is a cost's supplier."""
+    service = await connected_service(data_dir, small_ledger)
+    ws = service.ensure_workspace("Acme")
+    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+    service.costs.add(
+        ws, CostDraft(date=date(2024, 3, 1), supplier_id=rail.id, total=Decimal("20"), currency="GBP")
+    )
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    assert service.merge_weights(ws)[rail.id] == (0, 0, 1)  # (rule fields, settings, cost fields)
+    service.close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        wizard = await _open_wizard(pilot, app)
+        while wizard.kind != Kind.SUPPLIERS:
+            await pilot.press("n")
+        await _to_row(pilot, wizard, "Rail Co")
+        await pilot.pause()
+        assert "Rail Co: 1 cost field use it" in _flat(app)
+        await pilot.press("space")  # accept Rail Company
+        while wizard.step != "summary":
+            await pilot.press("n")
+        text = _flat(app)
+        assert "re-points 0 rule fields, 0 settings and 1 fields of costs not yet published" in text

@@ -1338,12 +1338,12 @@ class DextService:
             session = merging.latest_session(db, ws.id)
             return session is not None and bool(session.undo) and "blocked" not in session.undo
 
-    def merge_weights(self, ws: WorkspaceRef) -> dict[int, tuple[int, int]]:
+    def merge_weights(self, ws: WorkspaceRef) -> dict[int, tuple[int, int, int]]:
         """For each old item on offer that anything leans on: (rule fields that point at it, manual settings
-        and cost fields that follow it)."""
+        and fields of unpublished costs that follow it)."""
         with self.store.read() as db:
             ids = {i for ids in merging.offer(db, ws.id).items.values() for i in ids}
-            return {i: (r, s + c) for i, (r, s, c) in merging.weights(db, ws.id, ids).items()}
+            return merging.weights(db, ws.id, ids)
 
     def merge_draft(self, ws: WorkspaceRef) -> MergeDraft:
         """Where the Merge lists wizard was left (an empty draft when it never was)."""

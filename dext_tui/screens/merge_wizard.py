@@ -44,7 +44,7 @@ class WizardData:
     plan: MergePlan
     new_items: dict[Kind, TableData]  # what each list's dropdown offers
     new_labels: dict[Kind, dict[int, str]]  # every new item's label, offered or not
-    weights: dict[int, tuple[int, int]]  # former item id -> (rule fields, settings) leaning on it
+    weights: dict[int, tuple[int, int, int]]  # former item id -> (rule fields, settings, cost fields) on it
     draft: MergeDraft
 
 
@@ -309,7 +309,7 @@ class MergeWizard(Screen[bool]):
         lines = []
         for row in self._rows(kind):
             line = MergeLine(
-                row.old.id, item_label(row.old.code, row.old.name), weights.get(row.old.id, (0, 0))[0]
+                row.old.id, item_label(row.old.code, row.old.name), weights.get(row.old.id, (0, 0, 0))[0]
             )
             self._describe(kind, row, line)
             lines.append(line)
@@ -376,12 +376,14 @@ class MergeWizard(Screen[bool]):
             detail.update("")
             return
         _kind, row, line = current
-        rules, settings = self.data.weights.get(row.old.id, (0, 0))
+        rules, settings, costs = self.data.weights.get(row.old.id, (0, 0, 0))
         leaning = []
         if rules:
             leaning.append(f"{rules:,} rule field{'s' if rules != 1 else ''}")
         if settings:
             leaning.append(f"{settings:,} setting{'s' if settings != 1 else ''}")
+        if costs:
+            leaning.append(f"{costs:,} cost field{'s' if costs != 1 else ''}")
         first = f"{line.old}: " + (
             ", ".join(leaning) + " use it" if leaning else "no rule or setting uses it"
         )
@@ -509,36 +511,37 @@ class MergeWizard(Screen[bool]):
 
     # -- summary ----------------------------------------------------------------------------------
 
-    def _tally(self, kind: Kind) -> tuple[int, int, int, int, int]:
-        """(mapped, left, undecided, rule fields re-pointed, settings that follow) for one list."""
+    def _tally(self, kind: Kind) -> tuple[int, int, int, int, int, int]:
+        """(mapped, left, undecided, rule fields re-pointed, settings and cost fields that follow) for one
+        list."""
         rows = self._rows(kind)
         if kind in self.draft.skipped:
-            return 0, len(rows), 0, 0, 0
+            return 0, len(rows), 0, 0, 0, 0
         choices = self.draft.choices.get(kind, {})
         mapped = [o for o, n in choices.items() if n is not None]
         left = sum(1 for n in choices.values() if n is None)
         weights = self.data.weights
-        rules = sum(weights.get(o, (0, 0))[0] for o in mapped)
-        settings = sum(weights.get(o, (0, 0))[1] for o in mapped)
-        return len(mapped), left, len(rows) - len(mapped) - left, rules, settings
+        rules, settings, costs = (sum(weights.get(o, (0, 0, 0))[i] for o in mapped) for i in range(3))
+        return len(mapped), left, len(rows) - len(mapped) - left, rules, settings, costs
 
     def _show_summary(self) -> None:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold")
-        for _ in range(5):
+        for _ in range(6):
             grid.add_column(justify="right")
-        grid.add_row("List", "Mapped", "Left", "Undecided", "Rules", "Settings")
-        totals = [0] * 5
+        grid.add_row("List", "Mapped", "Left", "Undecided", "Rules", "Settings", "Costs")
+        totals = [0] * 6
         for kind in self.kinds:
             tally = self._tally(kind)
             totals = [a + b for a, b in zip(totals, tally, strict=True)]
             name = kind.label + (" (skipped)" if kind in self.draft.skipped else "")
             grid.add_row(name, *(f"{v:,}" for v in tally))
         grid.add_row(Text("Total", style="bold"), *(Text(f"{v:,}", style="bold") for v in totals))
-        mapped, left, undecided, rules, settings = totals
+        mapped, left, undecided, rules, settings, costs = totals
         lines = [
-            f"Apply maps {mapped:,} former items to new ones and re-points {rules:,} rule fields and"
-            f" {settings:,} settings; the mapped former items retire.",
+            f"Apply maps {mapped:,} former items to new ones and re-points {rules:,} rule fields,"
+            f" {settings:,} settings and {costs:,} fields of costs not yet published; the mapped former"
+            " items retire.",
             f"{left:,} former items stay as they are, with their rules.",
         ]
         if undecided:
