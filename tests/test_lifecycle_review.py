@@ -7,13 +7,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from test_change_connection import NEW_BOOKS
 from test_tui_merge import _flat, _open_wizard, _to_row
 from test_tui_rules import _until
 from tui_helpers import connected_service, make_app, screen_text, settle
 
 from dext_tui.core.costs import CostDraft
-from dext_tui.core.domain import Kind, RuleScope, RuleSpec
+from dext_tui.core.domain import DisconnectChoice, Kind, RuleScope, RuleSpec
+from dext_tui.core.errors import DextError
 from dext_tui.screens.list_page import ListPage
 from dext_tui.widgets.menu import DropdownMenu
 
@@ -78,3 +80,24 @@ async def test_merge_wizard_counts_cost_fields_as_costs_not_settings(
             await pilot.press("n")
         text = _flat(app)
         assert "re-points 0 rule fields, 0 settings and 1 fields of costs not yet published" in text
+
+
+async def test_nothing_to_merge_names_undo_only_while_it_can_be_done(
+    service, small_ledger: Path, write_ledger
+) -> None:
+    """Change, merge every list, Disconnect › Keep: `merge --plan` said "(merge --undo takes the last
+    merge back)", and merge --undo then refused ("a disconnect came after it"): a remedy that is not there."""
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail.id))
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    service.merge_accept(ws, 0.5)
+    with pytest.raises(DextError, match="merge --undo takes the last merge back"):
+        service.merge_plan(ws)  # the undo is there: it is named
+    service.disconnect(ws, DisconnectChoice.KEEP)
+    with pytest.raises(DextError, match="no longer be undone"):
+        service.merge_undo(ws)
+    with pytest.raises(DextError, match="every list has been merged") as refused:
+        service.merge_plan(ws)
+    assert "merge --undo" not in str(refused.value)

@@ -1214,9 +1214,10 @@ class DextService:
             (ws.id,),
         ).fetchone()
         if done:
-            return (
-                "every list has been merged: no former item holds a rule, a setting or a cost any more"
-                " (merge --undo takes the last merge back)"
+            session = merging.latest_session(db, ws.id)
+            undo = session is not None and bool(session.undo) and "blocked" not in session.undo
+            return "every list has been merged: no former item holds a rule, a setting or a cost any more" + (
+                " (merge --undo takes the last merge back)" if undo else ""
             )
         return f"workspace {ws.name!r} has no lists to merge (they come with Change connection)"
 
