@@ -245,7 +245,7 @@ class DextApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Connection actions show only when they apply; refresh is greyed out while expired or running."""
         connection_actions = ("manage_menu", "refresh_all", "reconnect", "connect", "disconnect")
-        if action not in (*connection_actions, "merge_lists", "attention", "snapshots"):
+        if action not in (*connection_actions, "merge_lists", "undo_merge", "attention", "snapshots"):
             return True
         info = self.info
         if not self.ready:
@@ -256,6 +256,8 @@ class DextApp(App[int]):
             return self.overview.can_merge
         if action in ("attention", "snapshots"):
             return True
+        if action == "undo_merge":  # a merge done with nothing connected is undone the same way
+            return self.overview.can_undo
         if info is None:
             return False
         if action == "refresh_all":
@@ -290,6 +292,10 @@ class DextApp(App[int]):
         if self.overview.can_merge:
             yield SystemCommand(
                 "Merge lists", "Map the former lists' items to the current ones", self.action_merge_lists
+            )
+        if self.overview.can_undo:
+            yield SystemCommand(
+                "Undo last merge", "Put back what the last merge changed (asks first)", self.action_undo_merge
             )
         yield SystemCommand(
             "Needs attention",
@@ -517,6 +523,11 @@ class DextApp(App[int]):
         await self.reload_info()
         self.rules_changed(overview=False)  # also invalidates every list page
         self.inbox_changed()  # cost items were re-pointed too
+
+    def action_undo_merge(self) -> None:
+        """Undo last merge (u on the Integration page; Manage Connection › Undo last merge): also with
+        nothing connected, where a merge can be done too."""
+        self._undo_merge()
 
     @work(exclusive=True, group="merge-undo")
     async def _undo_merge(self) -> None:

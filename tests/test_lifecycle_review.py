@@ -16,7 +16,9 @@ from tui_helpers import connected_service, make_app, screen_text, settle
 from dext_tui.core.costs import CostDraft
 from dext_tui.core.domain import DisconnectChoice, Kind, RuleScope, RuleSpec
 from dext_tui.core.errors import DextError
+from dext_tui.screens.dialogs import ConfirmDialog
 from dext_tui.screens.list_page import ListPage
+from dext_tui.screens.merge_wizard import MergeWizard
 from dext_tui.widgets.menu import DropdownMenu
 
 
@@ -101,3 +103,63 @@ async def test_nothing_to_merge_names_undo_only_while_it_can_be_done(
     with pytest.raises(DextError, match="every list has been merged") as refused:
         service.merge_plan(ws)
     assert "merge --undo" not in str(refused.value)
+
+
+async def test_a_merge_done_with_nothing_connected_can_be_undone_in_the_app(
+    data_dir: Path, small_ledger: Path, write_ledger
+) -> None:
+    """Change connection, Disconnect › Keep, then Merge lists (still offered): the summary promised
+    "Manage Connection › Undo last merge", but with nothing connected there is no Manage Connection menu
+    and the palette had no undo either: only the CLI could take the merge back."""
+    service = await connected_service(data_dir, small_ledger)
+    ws = service.ensure_workspace("Acme")
+    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+    rule = service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail.id))
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    service.disconnect(ws, DisconnectChoice.KEEP)
+    service.close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await settle(pilot, app)
+        assert not app.overview.can_undo
+        wizard = await _open_wizard(pilot, app)
+        while wizard.kind != Kind.SUPPLIERS:
+            await pilot.press("n")
+        await pilot.press("a")  # Rail Company, Landlord
+        while wizard.step != "summary":
+            await pilot.press("n")
+        assert "Undo last merge (u on the Integration page) takes it back" in _flat(app)
+        await pilot.press("enter")  # Apply
+        await _until(pilot, lambda: not isinstance(app.screen, MergeWizard))
+        await settle(pilot, app)
+        assert app.info is None and app.overview.can_undo
+        assert app.service.rule(app.workspace, rule.id).target.name == "Rail Company"
+        await pilot.press("u")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "Undo the merge of" in _flat(app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert app.service.rule(app.workspace, rule.id).target.id == rail.id
+        assert not app.overview.can_undo
+
+
+async def test_merge_plan_never_suggests_an_item_archived_in_the_new_books(
+    data_dir: Path, small_ledger: Path, write_ledger
+) -> None:
+    """Change connection to books that closed Expenses:Travel-Costs, which shares transactions with the
+    former Expenses:Travel: `merge --plan` died with KeyError, and Merge lists took the app down with it
+    (the shared history named a new item that is not on offer)."""
+    service = await connected_service(data_dir, small_ledger)
+    ws = service.ensure_workspace("Acme")
+    closed = NEW_BOOKS + "\n    2024-06-30 close Expenses:Travel-Costs\n"
+    await service.change_connection(ws, "beancount", str(write_ledger(closed, name="new.beancount")))
+    plan = service.merge_plan(ws)
+    travel = next(r for r in plan.lists[Kind.CATEGORIES] if r.old.code == "Expenses:Travel")
+    assert travel.suggestion is None or travel.suggestion.code != "Expenses:Travel-Costs"
+    service.close()
+    app = make_app(data_dir)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot, app)
+        wizard = await _open_wizard(pilot, app)
+        await pilot.press("n")
+        assert wizard.kind == Kind.CATEGORIES and app.is_running

@@ -537,6 +537,7 @@ class WorkspaceOverview:
     can_merge: bool = False  # Merge lists has old items on offer (undecided, left or skipped)
     attention: int = 0  # references to items nobody can see or use (Needs attention)
     attention_items: frozenset[int] = frozenset()  # the items they point at (list pages mark them)
+    can_undo: bool = False  # Undo last merge can be done (connected or not)
 
 
 @dataclass(frozen=True, slots=True)

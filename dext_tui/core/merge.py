@@ -123,10 +123,13 @@ def suggest(
     useful = {g: p for g, p in index.items() if len(p) <= MAX_POSTINGS}
 
     out: dict[int, Suggestion] = {}
+    offered = {item.id for item in new}
     for item in old:
         norm = normalise(item.name)
         candidates: list[Suggestion] = []
-        history = (shared or {}).get(item.id)
+        # Only new items on offer may be suggested: the books may share history with an item they have
+        # archived since (a closed account), which is not one to map to.
+        history = {n: count for n, count in (shared or {}).get(item.id, {}).items() if n in offered}
         if history:
             ranked = sorted(history.items(), key=lambda kv: -kv[1])
             best_id, best = ranked[0]

@@ -129,6 +129,12 @@ def open_session(
     return int(cursor.lastrowid or 0)
 
 
+def undo_available(db: sqlite3.Connection, workspace_id: int) -> bool:
+    """Whether the last Apply can still be undone (no later action ended its undo)."""
+    session = latest_session(db, workspace_id)
+    return session is not None and bool(session.undo) and "blocked" not in session.undo
+
+
 def block_undo(db: sqlite3.Connection, workspace_id: int, action: str, at: str) -> None:
     """An action that changes what a merge re-pointed (a disconnect) ends its undo, saying why."""
     session = latest_session(db, workspace_id)

@@ -1197,11 +1197,13 @@ class DextService:
 
     def overview(self, ws: WorkspaceRef) -> WorkspaceOverview:
         """What the Integration page says beside the connection: lists to merge, whether Merge lists has
-        anything on offer (also with nothing connected), and what needs attention."""
+        anything on offer (also with nothing connected), what needs attention, and whether the last merge
+        can be undone."""
         with self.store.read() as db:
             pending, available = merging.merge_status(db, ws.id)
             report = needs_attention(db, ws.id)
-        return WorkspaceOverview(pending, available, report.total, frozenset(report.item_ids()))
+            undo = merging.undo_available(db, ws.id)
+        return WorkspaceOverview(pending, available, report.total, frozenset(report.item_ids()), undo)
 
     def merge_offer(self, ws: WorkspaceRef) -> merging.Offer:
         """The old items Merge lists offers, per list, and each list's state (pending, left, skipped)."""
@@ -1214,8 +1216,7 @@ class DextService:
             (ws.id,),
         ).fetchone()
         if done:
-            session = merging.latest_session(db, ws.id)
-            undo = session is not None and bool(session.undo) and "blocked" not in session.undo
+            undo = merging.undo_available(db, ws.id)
             return "every list has been merged: no former item holds a rule, a setting or a cost any more" + (
                 " (merge --undo takes the last merge back)" if undo else ""
             )
@@ -1336,8 +1337,7 @@ class DextService:
 
     def merge_undo_available(self, ws: WorkspaceRef) -> bool:
         with self.store.read() as db:
-            session = merging.latest_session(db, ws.id)
-            return session is not None and bool(session.undo) and "blocked" not in session.undo
+            return merging.undo_available(db, ws.id)
 
     def merge_weights(self, ws: WorkspaceRef) -> dict[int, tuple[int, int, int]]:
         """For each old item on offer that anything leans on: (rule fields that point at it, manual settings

@@ -50,6 +50,7 @@ class MainScreen(Screen[None]):
         Binding("l", "integration('merge_lists')", "Merge lists"),
         Binding("a", "integration('attention')", "Attention"),
         Binding("s", "integration('snapshots')", "Safety copies", show=False),
+        Binding("u", "integration('undo_merge')", "Undo merge"),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -548,7 +548,7 @@ class MergeWizard(Screen[bool]):
             lines.append(
                 f"{undecided:,} undecided items stay on offer: Merge lists comes back for them after Apply."
             )
-        lines.append("It is one change, and Manage Connection › Undo last merge takes it back.")
+        lines.append("It is one change, and Undo last merge (u on the Integration page) takes it back.")
         self.query_one("#step-help", Static).update(Text(" ".join(lines)))
         self.query_one("#step-text", Static).update(grid)
         self._counts("Enter: Apply · b: Back · Esc: close (your choices are kept)")
