@@ -163,3 +163,27 @@ async def test_merge_plan_never_suggests_an_item_archived_in_the_new_books(
         wizard = await _open_wizard(pilot, app)
         await pilot.press("n")
         assert wizard.kind == Kind.CATEGORIES and app.is_running
+
+
+async def test_settings_of_former_items_name_only_merge_lists(
+    service, small_ledger: Path, write_ledger
+) -> None:
+    """Hide Rail Co and give Expenses:Travel a default tax code, then Change connection: Needs attention
+    said "... or or leave it: a hidden setting ..." (naming a show action no list page offers) and "choose
+    another default tax code (Lists › Categories › enter › t)" for a category no list page shows."""
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
+    travel = service.find_item(ws, Kind.CATEGORIES, "Expenses:Travel")
+    service.set_visible(ws, rail.id, False)
+    service.set_default_tax_code(ws, travel.id, service.find_item(ws, Kind.TAX_CODES, "S20").id)
+    await service.change_connection(ws, "beancount", str(write_ledger(NEW_BOOKS, name="new.beancount")))
+    settings = {(e.item.id, e.field): e for e in service.attention(ws).settings}
+    assert set(settings) == {(rail.id, "hidden"), (travel.id, "default_tax_code")}
+    for entry in settings.values():
+        assert entry.actions == ("merge",), entry
+        assert entry.fix.startswith("Merge lists: map") and " or or " not in entry.fix
+        assert "Lists ›" not in entry.fix  # no list page shows a former item
+    assert settings[rail.id, "hidden"].fix.endswith(
+        "its hidden setting follows; left as it is, it does nothing"
+    )

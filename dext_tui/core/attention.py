@@ -318,12 +318,15 @@ def _fix(entry: Ref, item: _Item, problem: str, state: _State, frozen: bool) -> 
             texts.append(text)
 
     if problem in (FORMER, SET_ASIDE):
-        say(
-            MERGE, f"Merge lists: map {name!r} to one of the current {kind.label.lower()} (l; dext-tui merge)"
-        )
-        if entry.where == "setting" and entry.field == "hidden":
-            say(SHOW_ITEM, "or leave it: a hidden setting on an item no list shows does nothing")
-        say(*edit)
+        merge = f"Merge lists: map {name!r} to one of the current {kind.label.lower()} (l; dext-tui merge)"
+        if entry.holder:
+            # The setting sits on the old item itself, which no list page shows: only a merge moves it
+            # (onto the item it maps to); left as it is, it does nothing.
+            setting = "hidden setting" if entry.field == "hidden" else "default tax code"
+            say(MERGE, f"{merge}: its {setting} follows; left as it is, it does nothing")
+        else:
+            say(MERGE, merge)
+            say(*edit)
     elif problem == ARCHIVED:
         from_books = state.connected and item.connection_id == state.connection_id
         if from_books and not state.expired:
