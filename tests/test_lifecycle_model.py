@@ -72,7 +72,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import HealthCheck, Phase, reject, reproduce_failure, seed, settings
+from hypothesis import HealthCheck, Phase, reproduce_failure, seed, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import note as hypothesis_note
 from hypothesis import strategies as st
@@ -243,23 +243,10 @@ def note(text: str) -> None:
 
 
 # Product bugs this machine found that are not fixed yet. A known bug is noted and its one check let pass
-# (the rest of the example goes on being checked; a merge plan that crashes ends the example), so that the
-# run guards everything else; DEXT_TUI_MODEL_STRICT=1 fails on them instead. Remove an entry (and its
-# `known_bug` call) when its bug is fixed; each is described with a minimal sequence in the commit message.
+# (the rest of the example goes on being checked), so that the run guards everything else;
+# DEXT_TUI_MODEL_STRICT=1 fails on them instead. Remove an entry (and its `known_bug` call) when its bug
+# is fixed; each is described with a minimal sequence in the commit message.
 KNOWN_BUGS: dict[str, str] = {
-    "plan-suggests-archived": (
-        "merge_plan raises KeyError when shared history points a former item at a new item that is archived"
-        " in the new books (suggest() is given the shared history unfiltered, but only the active new items)"
-    ),
-    "default-tax-on-old-category": (
-        "Needs attention offers 'choose another default tax code (Lists › Categories › enter › t)' for the"
-        " default tax code of a category of a former or set-aside list, which no list page shows"
-    ),
-    "show-old-hidden-item": (
-        "Needs attention names the show_item action ('or or leave it: a hidden setting on an item no list"
-        " shows does nothing') for the hidden setting of a former or set-aside item: no list shows it, and"
-        " the fix text says 'or' twice"
-    ),
     "restore-keeps-later-items": (
         "restoring a safety copy leaves in the restored list the items added to its generation after the"
         " copy was taken (the copy's items are put back over them, the later ones are not removed)"
@@ -391,12 +378,7 @@ class LifecycleModel(RuleBasedStateMachine):
 
     def plan(self) -> Any:
         """The Merge lists plan (DextError when nothing is on offer)."""
-        try:
-            return self.service.merge_plan(self.ws)
-        except KeyError as exc:
-            known_bug("plan-suggests-archived", f"merge_plan: KeyError {exc}")
-            reject()  # Merge lists cannot be used in this state: nothing further to check
-            raise
+        return self.service.merge_plan(self.ws)
 
     def current_items(self, kind: Kind) -> list[Any]:
         return self.service.items(self.ws, kind, include_archived=True)
@@ -1268,15 +1250,9 @@ class LifecycleModel(RuleBasedStateMachine):
                 elif action == att.RECONNECT:
                     assert connected, f"reconnect is not available: {where}"
                 elif action == att.SHOW_ITEM:
-                    if e.item.id not in current_ids and e.where == "setting" and e.field == "hidden":
-                        known_bug("show-old-hidden-item", where)
-                        continue
                     assert e.item.id in current_ids, f"the item is in no list to show it from: {where}"
                 elif action == att.DEFAULT_TAX:
                     assert e.where == "setting", where
-                    if e.owner not in current_ids:
-                        known_bug("default-tax-on-old-category", where)
-                        continue
                     assert e.owner in current_ids, (
                         f"the category is in no list to change its default tax code: {where}"
                     )
