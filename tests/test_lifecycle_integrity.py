@@ -223,3 +223,28 @@ def test_cli_attention_and_snapshots(tmp_path: Path, small_ledger: Path, write_l
     assert [r["target"]["name"] for r in rules] == ["Rail Co"]
     assert "no safety copy 999" in run(data, "snapshots", "restore", "999", check=1).stderr
     assert "takes the id" in run(data, "snapshots", "restore", check=2).stderr
+
+
+async def test_restoring_a_safety_copy_removes_items_added_since_unless_a_cost_uses_them(
+    service, small_ledger: Path
+) -> None:
+    """Found by the model test: a restore brought the copy's items back but kept the ones added to that
+    list after it was taken. Now they go, but for one a cost points at: that one stays, archived, and
+    Needs attention names the cost."""
+    ws = service.ensure_workspace("Acme")
+    await service.connect(ws, "beancount", str(small_ledger))
+    service.disconnect(ws, DisconnectChoice.KEEP)
+    copy = next(c for c in service.snapshots(ws) if c.reason == "disconnect")
+    before = {i.name for i in service.items(ws, Kind.CUSTOMERS, include_archived=True)}
+    service.add_item(ws, Kind.CUSTOMERS, "Office rent")
+    used = service.add_item(ws, Kind.SUPPLIERS, "New Stationer")
+    cost = service.costs.add(
+        ws, CostDraft(date=date(2024, 3, 1), supplier_id=used.id, total=Decimal("5"), currency="GBP")
+    )
+    service.restore_snapshot(ws, copy.id)
+    assert {i.name for i in service.items(ws, Kind.CUSTOMERS, include_archived=True)} == before
+    kept = next(i for i in service.items(ws, Kind.SUPPLIERS, include_archived=True) if i.id == used.id)
+    assert kept.status == "archived"
+    assert [(e.owner, e.field, e.problem) for e in service.attention(ws).costs] == [
+        (cost.id, "supplier", "archived")
+    ]

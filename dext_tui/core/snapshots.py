@@ -211,6 +211,34 @@ def restore_payload(
     )
     generation = data["generation"]
     db.execute("UPDATE workspace SET generation = ? WHERE id = ?", (generation, workspace_id))
+    # Items added to that generation after the copy was taken: gone, as they were not then; one that a
+    # cost still points at cannot go, so it stays archived (Needs attention names the cost to edit).
+    later = [
+        i
+        for (i,) in db.execute(
+            "SELECT id FROM listitem WHERE workspace_id = ? AND generation = ?"
+            " AND id NOT IN (SELECT value FROM json_each(?))",
+            (workspace_id, generation, json.dumps([row[0] for row in data["items"]])),
+        )
+    ]
+    if later:
+        used = {
+            i
+            for (i,) in db.execute(
+                "WITH l (id) AS (SELECT value FROM json_each(?))"
+                " SELECT id FROM l WHERE EXISTS (SELECT 1 FROM costitem c WHERE l.id IN (c.supplier_id,"
+                " c.category_id, c.tax_code_id, c.bank_account_id, c.tracking_id))"
+                " OR EXISTS (SELECT 1 FROM costline c WHERE l.id IN (c.category_id, c.tax_code_id,"
+                " c.tracking_id)) OR EXISTS (SELECT 1 FROM listitem d WHERE d.default_tax_code_id = l.id)"
+                " OR EXISTS (SELECT 1 FROM rule r WHERE l.id IN (r.target_item_id, r.category_id,"
+                " r.tax_code_id, r.bank_account_id, r.tracking_id, r.currency_id))",
+                (json.dumps(later),),
+            )
+        }
+        db.executemany("DELETE FROM listitem WHERE id = ?", [(i,) for i in later if i not in used])
+        db.executemany(
+            "UPDATE listitem SET status = 'archived' WHERE id = ?", [(i,) for i in later if i in used]
+        )
     if own:
         db.execute(
             "UPDATE listitem SET origin = 'local' WHERE workspace_id = ? AND generation = ?"
