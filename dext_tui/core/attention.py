@@ -113,15 +113,16 @@ class Attention:
         if not self.total:
             return "Nothing needs attention: every rule, setting and cost points at an item you can see."
         parts = [
-            f"{n:,} {what}"
+            f"{n:,} {what}{'s' if n != 1 else ''}"
             for n, what in (
-                (len(self.rules), "rule fields"),
-                (len(self.settings), "item settings"),
-                (len(self.costs), "cost fields"),
+                (len(self.rules), "rule field"),
+                (len(self.settings), "item setting"),
+                (len(self.costs), "cost field"),
             )
             if n
         ]
-        return f"Needs attention: {', '.join(parts)} point at items you cannot see or use."
+        verb = "points" if self.total == 1 else "point"
+        return f"Needs attention: {', '.join(parts)} {verb} at items you cannot see or use."
 
 
 @dataclass(frozen=True, slots=True)

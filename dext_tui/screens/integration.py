@@ -224,7 +224,8 @@ class IntegrationPage(VerticalScroll):
         if not info or not info.recent:
             return
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append("Timeline\n", style="bold")
+        text.append("Timeline", style="bold")
+        text.append("  (s: safety copies of the lists before each connect and disconnect)\n", style="dim")
         for event in info.recent:
             text.append(f"{short_when(event.at):<12}  ")
             text.append(f"{event.to_status:<12}  ", style=EVENT_STYLES.get(event.to_status, ""))
