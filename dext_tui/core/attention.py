@@ -43,6 +43,10 @@ MERGE, EDIT_RULE, EDIT_COST, PUBLISH, SHOW_ITEM, REFRESH, RECONNECT, DEFAULT_TAX
 COST_FIELDS = ("supplier", "category", "tax_code", "bank_account", "tracking")
 LINE_FIELDS = ("category", "tax_code", "tracking")
 RULE_REF_FIELDS = ("target", *RULE_FIELDS)
+# The columns that hold those references (every module that re-points or reads them uses these).
+RULE_ITEM_COLUMNS = ("target_item_id", *(f"{name}_id" for name in RULE_FIELDS))
+COST_ITEM_COLUMNS = tuple(f"{name}_id" for name in COST_FIELDS)
+LINE_ITEM_COLUMNS = tuple(f"{name}_id" for name in LINE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dext_tui.core.attention import COST_ITEM_COLUMNS, LINE_ITEM_COLUMNS, RULE_ITEM_COLUMNS
+
 # (table, the columns kept, the columns compared to find a later change)
-_RULE = ("rule", ("target_item_id", "category_id", "tax_code_id", "bank_account_id", "tracking_id",
-                  "currency_id", "updated_at"))  # fmt: skip
-_COST = ("costitem", ("supplier_id", "category_id", "tax_code_id", "bank_account_id", "tracking_id",
-                      "sources", "updated_at", "state", "sending"))  # fmt: skip
-_LINE = ("costline", ("category_id", "tax_code_id", "tracking_id"))
+_RULE = ("rule", (*RULE_ITEM_COLUMNS, "updated_at"))
+_COST = ("costitem", (*COST_ITEM_COLUMNS, "sources", "updated_at", "state", "sending"))
+_LINE = ("costline", LINE_ITEM_COLUMNS)
 _ITEM = ("listitem", ("visible", "default_tax_code_id", "status", "updated_at"))
 TABLES = (_RULE, _COST, _LINE, _ITEM)
 
@@ -39,13 +39,13 @@ def _affected(
     ins = "IN (SELECT value FROM json_each(:old))"
     rules = db.execute(
         "SELECT id FROM rule WHERE workspace_id = :ws AND ("
-        + " OR ".join(f"{c} {ins}" for c in _RULE[1][:-1])
+        + " OR ".join(f"{c} {ins}" for c in RULE_ITEM_COLUMNS)
         + ")",
         {"ws": workspace_id, "old": olds},
     ).fetchall()
     costs = db.execute(
         "SELECT id FROM costitem WHERE workspace_id = :ws AND state != 'published' AND ("
-        + " OR ".join(f"{c} {ins}" for c in _COST[1][:5])
+        + " OR ".join(f"{c} {ins}" for c in COST_ITEM_COLUMNS)
         + ")",
         {"ws": workspace_id, "old": olds},
     ).fetchall()

@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dext_tui.core import merge_undo
-from dext_tui.core.attention import current_generation, load_items, referenced_old_items, scan_references
+from dext_tui.core.attention import (
+    COST_ITEM_COLUMNS,
+    LINE_ITEM_COLUMNS,
+    RULE_ITEM_COLUMNS,
+    current_generation,
+    load_items,
+    referenced_old_items,
+    scan_references,
+)
 from dext_tui.core.domain import Kind
 from dext_tui.core.errors import DextError
 from dext_tui.core.lists import ORDER_BY
@@ -39,16 +47,9 @@ MERGE_ORDER = (
     Kind.CURRENCIES,
 )
 
-RULE_COLUMNS = (
-    "target_item_id",
-    "category_id",
-    "tax_code_id",
-    "bank_account_id",
-    "tracking_id",
-    "currency_id",
-)
-COST_COLUMNS = ("supplier_id", "category_id", "tax_code_id", "bank_account_id", "tracking_id")
-COST_LINE_COLUMNS = ("category_id", "tax_code_id", "tracking_id")
+RULE_COLUMNS = RULE_ITEM_COLUMNS
+COST_COLUMNS = COST_ITEM_COLUMNS
+COST_LINE_COLUMNS = LINE_ITEM_COLUMNS
 
 
 @dataclass(slots=True)

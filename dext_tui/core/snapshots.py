@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dext_tui.core.attention import RULE_ITEM_COLUMNS
 from dext_tui.core.domain import iso
 from dext_tui.store.queries import parse_time
 
@@ -28,8 +29,6 @@ RULE_COLUMNS = (
     "id, scope, target_item_id, category_id, tax_code_id, bank_account_id, tracking_id, currency_id,"
     " description, paid, auto_publish, created_at, updated_at"
 )
-_RULE_ITEM_COLUMNS = ("target_item_id", "category_id", "tax_code_id", "bank_account_id", "tracking_id",
-                      "currency_id")  # fmt: skip
 
 _REASON_TEXT = {
     "pre-integration": "Your own lists before connecting",
@@ -80,11 +79,11 @@ def snapshot_payload(
     generation), and its rules, as JSON text."""
     items = db.execute(
         f"SELECT {ITEM_COLUMNS} FROM listitem WHERE workspace_id = ? AND (generation = ? OR id IN"
-        f" (SELECT {' FROM rule WHERE workspace_id = ? UNION SELECT '.join(_RULE_ITEM_COLUMNS)}"
+        f" (SELECT {' FROM rule WHERE workspace_id = ? UNION SELECT '.join(RULE_ITEM_COLUMNS)}"
         "  FROM rule WHERE workspace_id = ?)"
         " OR id IN (SELECT default_tax_code_id FROM listitem WHERE workspace_id = ? AND generation = ?))"
         " ORDER BY id",
-        (workspace_id, generation, *([workspace_id] * len(_RULE_ITEM_COLUMNS)), workspace_id, generation),
+        (workspace_id, generation, *([workspace_id] * len(RULE_ITEM_COLUMNS)), workspace_id, generation),
     ).fetchall()
     rules = db.execute(
         f"SELECT {RULE_COLUMNS} FROM rule WHERE workspace_id = ? ORDER BY id", (workspace_id,)
