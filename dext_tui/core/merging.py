@@ -52,6 +52,10 @@ COST_COLUMNS = COST_ITEM_COLUMNS
 COST_LINE_COLUMNS = LINE_ITEM_COLUMNS
 
 
+class NothingOnOffer(DextError):
+    """No old item is on offer: nothing to merge (the caller says why, in the workspace's words)."""
+
+
 @dataclass(slots=True)
 class Session:
     id: int
@@ -372,6 +376,8 @@ def apply(
     lists. Returns (items mapped, rule fields re-pointed, old items still undecided in these lists)."""
     session = ensure_session(db, workspace_id, stamp)
     on_offer = offer(db, workspace_id, session)
+    if not on_offer.available:
+        raise NothingOnOffer("nothing to merge")  # (the caller's transaction drops the session made)
     check_mapping(db, workspace_id, on_offer, mapping, skip)
     pairs = [(o, n) for m in mapping.values() for o, n in m.items() if n is not None]
     draft = db.execute("SELECT draft FROM mergesession WHERE id = ?", (session.id,)).fetchone()[0]

@@ -1265,10 +1265,12 @@ class DextService:
         transaction (the wizard's Apply). Every id is checked first: a bad one names itself and nothing
         changes."""
         stamp = db_time(utcnow())
-        with self.store.transaction() as db:
-            if not merging.offer(db, ws.id).available:
-                raise DextError(self._nothing_to_merge(db, ws))
-            mapped, moved, left = merging.apply(db, ws.id, mapping, skip, stamp)
+        try:
+            with self.store.transaction() as db:
+                mapped, moved, left = merging.apply(db, ws.id, mapping, skip, stamp)
+        except merging.NothingOnOffer:
+            with self.store.read() as db:
+                raise DextError(self._nothing_to_merge(db, ws)) from None
         kinds = ", ".join(k.label.lower() for k in mapping)
         tail = f"; {left:,} former items still to merge" if left else ""
         skipped = f"Skipped {', '.join(k.label.lower() for k in skip)}." if skip else ""
