@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from test_change_connection import NEW_BOOKS
+from test_tui_attention import hidden_supplier_with_rule
 from test_tui_merge import _flat, _open_wizard, _to_row
 from test_tui_rules import _until
 from tui_helpers import connected_service, make_app, screen_text, settle
@@ -27,12 +28,7 @@ async def test_showing_a_hidden_item_again_clears_its_mark_and_the_attention_cou
 ) -> None:
     """Needs attention says "show 'Rail Co' again (Lists › Suppliers › enter › h)": doing just that
     must clear the ▲ mark, the list's note and the Integration page's count, not leave them stale."""
-    service = await connected_service(data_dir, small_ledger)
-    ws = service.ensure_workspace("Acme")
-    rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
-    service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail.id))
-    service.set_visible(ws, rail.id, False)
-    service.close()
+    rail_id = await hidden_supplier_with_rule(data_dir, small_ledger)
     app = make_app(data_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
@@ -43,7 +39,7 @@ async def test_showing_a_hidden_item_again_clears_its_mark_and_the_attention_cou
         await _until(pilot, lambda: page.table.row_count > 0)
         await pilot.pause()
         assert "▲ Rail Co" in screen_text(app)
-        while page.table.current_row is None or page.table.current_row.id != rail.id:
+        while page.table.current_row is None or page.table.current_row.id != rail_id:
             await pilot.press("down")
         await pilot.press("enter")
         await _until(pilot, lambda: isinstance(app.screen, DropdownMenu))

@@ -51,13 +51,20 @@ async def test_with_nothing_connected_attention_leads_to_merge_lists(
         await _until(pilot, lambda: isinstance(app.screen, MergeWizard))
 
 
-async def test_list_page_marks_a_hidden_supplier_a_rule_uses(data_dir: Path, small_ledger: Path) -> None:
-    service = await connected_service(data_dir, small_ledger)
+async def hidden_supplier_with_rule(data_dir: Path, ledger: Path) -> int:
+    """Acme connected; a supplier rule on Rail Co, and Rail Co hidden: a rule on an item nobody can pick.
+    Returns Rail Co's id."""
+    service = await connected_service(data_dir, ledger)
     ws = service.ensure_workspace("Acme")
     rail = service.find_item(ws, Kind.SUPPLIERS, "Rail Co")
     service.add_rule(ws, RuleSpec(RuleScope.SUPPLIER, rail.id))
     service.set_visible(ws, rail.id, False)
     service.close()
+    return rail.id
+
+
+async def test_list_page_marks_a_hidden_supplier_a_rule_uses(data_dir: Path, small_ledger: Path) -> None:
+    await hidden_supplier_with_rule(data_dir, small_ledger)
     app = make_app(data_dir)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, app)
