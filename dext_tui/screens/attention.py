@@ -154,6 +154,15 @@ class SnapshotsScreen(_ListModal):
         if not self.copies:
             self.dismiss(None)
             return
+        if self.connected:  # the service would refuse: say so before asking anything
+            self.notify(
+                f"Connected to {self.connected}: disconnect first (Disconnect › Keep the current lists),"
+                " then restore a safety copy.",
+                title="Restore",
+                severity="warning",
+                markup=False,
+            )
+            return
         self._confirm(self.copies[self.query_one(DataTable).cursor_row])
 
     @work(group="snapshot-restore", exclusive=True)
