@@ -2587,7 +2587,9 @@ def fill_attention(data_dir: Path) -> int:
     DextService.open(data_dir).close()  # the schema
     stamp = "2026-01-01 00:00:00.000000"
     with contextlib.closing(sqlite3.connect(data_dir / "dext.db")) as db, db:
-        db.execute("INSERT INTO workspace (name, created_at, generation) VALUES (?, ?, 2)", (WORKSPACE, stamp))
+        db.execute(
+            "INSERT INTO workspace (name, created_at, generation) VALUES (?, ?, 2)", (WORKSPACE, stamp)
+        )
         ws = db.execute("SELECT id FROM workspace").fetchone()[0]
         for generation in (1, 2):
             db.execute(
@@ -2660,7 +2662,9 @@ async def part_attention(ctx: Context) -> None:
             service.connection(ws)
             statuses.append(perf() - t)
         ctx.details["attention"] = {"attention_s": samples, "offer_s": offers, "status_s": statuses}
-        note = f"{report.total:,} entries ({len(report.rules):,} rule fields, {len(report.costs):,} cost fields)"
+        note = (
+            f"{report.total:,} entries ({len(report.rules):,} rule fields, {len(report.costs):,} cost fields)"
+        )
         ctx.add(Figure("attention", "12a Needs attention recomputed (median of 5)",
                        statistics.median(samples), "s", 0.5, note=note))  # fmt: skip
         ctx.add(Figure("attention", "12b Merge lists' offer (every old item still holding something)",
@@ -2670,7 +2674,6 @@ async def part_attention(ctx: Context) -> None:
                        statistics.median(statuses), "s", 0.5, info=True))  # fmt: skip
     finally:
         service.close()
-
 
 
 PART_FUNCS = {
